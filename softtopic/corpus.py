@@ -1,0 +1,267 @@
+"""Corpora: texts with optional labels, splits and ids, loaded from the file formats users have.
+
+Every loader reports bad input with the file, the line and the field, and never drops a row
+silently: undecodable bytes are replaced and counted, malformed rows raise `CorpusError`.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+
+class CorpusError(ValueError):
+    """A problem with the input corpus, located by file, line and field."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 field: str | None = None):
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+        self.path, self.line, self.field = path, line, field
+
+
+@dataclass
+class Corpus:
+    """Documents and what is known about them. `labels` and `splits` are None when absent."""
+
+    texts: list[str]
+    labels: list[str] | None = None
+    ids: list[str] | None = None
+    splits: list[str] | None = None
+    source: str | None = None
+    decode_errors: int = 0  # bytes replaced while decoding the source
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        n = len(self.texts)
+        if self.ids is None:
+            self.ids = [str(i) for i in range(n)]
+        for name in ("labels", "ids", "splits"):
+            values = getattr(self, name)
+            if values is not None and len(values) != n:
+                raise CorpusError(f"{name} has {len(values)} entries for {n} texts", self.source)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, index: Sequence[int]) -> "Corpus":
+        pick = lambda xs: None if xs is None else [xs[i] for i in index]  # noqa: E731
+        return Corpus([self.texts[i] for i in index], pick(self.labels), pick(self.ids),
+                      pick(self.splits), self.source, self.decode_errors, list(self.notes))
+
+    def drop_blank(self) -> tuple["Corpus", list[str]]:
+        """Drop documents whose text is only whitespace; returns the kept corpus and dropped ids."""
+        keep = [i for i, t in enumerate(self.texts) if t.strip()]
+        dropped = [self.ids[i] for i in range(len(self)) if not self.texts[i].strip()]
+        kept = self.subset(keep)
+        if dropped:
+            kept.notes.append(f"dropped {len(dropped)} blank documents")
+        return kept, dropped
+
+    def content_hash(self) -> str:
+        """A hash of the texts (in order): the key under which views of this corpus are cached."""
+        return hash_texts(self.texts)
+
+
+def hash_texts(texts: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        b = t.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def as_corpus(documents) -> Corpus:
+    """Accept a Corpus, a list of strings, or a path to a corpus file."""
+    if isinstance(documents, Corpus):
+        return documents
+    if isinstance(documents, (str, Path)) and Path(documents).exists():
+        return load_corpus(documents)
+    if isinstance(documents, str):
+        raise CorpusError("expected a list of documents or an existing corpus path, got a single "
+                          "string that is not a path", documents[:80])
+    texts = list(documents)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise CorpusError(f"document {i} is {type(t).__name__}, not str", field="text")
+    return Corpus(texts)
+
+
+# --------------------------------------------------------------------------- loading
+
+def _open_text(path: Path) -> tuple[str, int]:
+    """Read a (possibly gzipped) file as UTF-8, replacing undecodable bytes; return text and count."""
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8", errors="replace")
+    # U+FFFD may also occur legitimately; count only what decoding replaced.
+    errors = text.count("\ufffd") - raw.count(b"\xef\xbf\xbd")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, max(errors, 0)
+
+
+def load_corpus(path: str | Path, text_column: str = "text", label_column: str | None = "label",
+                id_column: str | None = "id", split_column: str | None = "split",
+                format: str | None = None) -> Corpus:
+    """Load a corpus from JSONL, CSV, TSV, a text file (one document a line) or a folder of .txt.
+
+    Label, id and split columns are optional: when the named column is absent from every row it
+    is ignored; when it is present in some rows and missing in others, that is an error naming
+    the first row without it (a half-labelled corpus would silently bias every label metric).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError("file or folder does not exist", path)
+    fmt = format or _guess_format(path)
+    if fmt == "folder":
+        corpus = _load_folder(path)
+    elif fmt == "jsonl":
+        corpus = _load_jsonl(path, text_column, label_column, id_column, split_column)
+    elif fmt in ("csv", "tsv"):
+        corpus = _load_delimited(path, "\t" if fmt == "tsv" else ",", text_column, label_column,
+                                 id_column, split_column)
+    elif fmt == "txt":
+        corpus = _load_lines(path)
+    else:
+        raise CorpusError(f"unknown format {fmt!r}; use jsonl, csv, tsv, txt or a folder", path)
+    if corpus.decode_errors:
+        print(f"softtopic: {path}: replaced {corpus.decode_errors} undecodable byte sequences "
+              "with U+FFFD", file=sys.stderr)
+    if len(corpus) == 0:
+        raise CorpusError("the corpus has no documents", path)
+    return corpus
+
+
+def _guess_format(path: Path) -> str:
+    if path.is_dir():
+        return "folder"
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    ext = suffixes[-1] if suffixes else ""
+    return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
+            ".tsv": "tsv", ".txt": "txt", ".text": "txt"}.get(ext, "txt")
+
+
+def _collect(rows, path, text_column, label_column, id_column, split_column, first_line=1):
+    """Turn an iterable of (line number, dict) into a Corpus with consistent optional columns."""
+    texts, columns = [], {"labels": [], "ids": [], "splits": []}
+    wanted = {"labels": label_column, "ids": id_column, "splits": split_column}
+    seen_in = {k: None for k in wanted}   # first line where an optional column was present
+    missing_in = {k: None for k in wanted}  # first line where it was absent
+    for line_no, row in rows:
+        if text_column not in row:
+            raise CorpusError(f"missing text field (fields present: {sorted(row)})", path,
+                              line_no, text_column)
+        text = row[text_column]
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise CorpusError(f"text must be a string, got {type(text).__name__}", path, line_no,
+                              text_column)
+        texts.append(text)
+        for key, col in wanted.items():
+            value = row.get(col) if col else None
+            if value is None or value == "":
+                missing_in[key] = missing_in[key] or line_no
+                columns[key].append(None)
+            else:
+                seen_in[key] = seen_in[key] or line_no
+                columns[key].append(str(value))
+    out = {}
+    for key, col in wanted.items():
+        if seen_in[key] is None:
+            out[key] = None
+        elif missing_in[key] is not None:
+            raise CorpusError(f"{key[:-1]} missing here but present on line {seen_in[key]}",
+                              path, missing_in[key], col)
+        else:
+            out[key] = columns[key]
+    return Corpus(texts, out["labels"], out["ids"], out["splits"], source=str(path))
+
+
+def _load_jsonl(path, text_column, label_column, id_column, split_column) -> Corpus:
+    content, errors = _open_text(path)
+
+    def rows():
+        for line_no, line in enumerate(content.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CorpusError(f"malformed JSON ({e.msg} at column {e.colno})", path,
+                                  line_no) from None
+            if not isinstance(row, dict):
+                raise CorpusError(f"expected a JSON object, got {type(row).__name__}", path,
+                                  line_no)
+            yield line_no, row
+
+    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column)
+    corpus.decode_errors = errors
+    return corpus
+
+
+def _load_delimited(path, delimiter, text_column, label_column, id_column, split_column):
+    content, errors = _open_text(path)
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
+    if reader.fieldnames is None:
+        raise CorpusError("empty file: no header row", path, 1)
+    if text_column not in reader.fieldnames:
+        raise CorpusError(f"no column named {text_column!r} in the header "
+                          f"(columns: {reader.fieldnames}); choose one with --text-column",
+                          path, 1, text_column)
+
+    def rows():
+        for row in reader:
+            if None in row:  # more fields than the header names
+                raise CorpusError(f"{len(reader.fieldnames) + len(row[None])} fields, header has "
+                                  f"{len(reader.fieldnames)}", path, reader.line_num)
+            yield reader.line_num, row
+
+    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column)
+    corpus.decode_errors = errors
+    return corpus
+
+
+def _load_lines(path) -> Corpus:
+    content, errors = _open_text(path)
+    lines = content.splitlines()
+    texts = [line for line in lines if line.strip()]
+    ids = [str(i) for i, line in enumerate(lines, 1) if line.strip()]  # ids are line numbers
+    corpus = Corpus(texts, ids=ids, source=str(path), decode_errors=errors)
+    if len(texts) < len(lines):
+        corpus.notes.append(f"skipped {len(lines) - len(texts)} blank lines")
+    return corpus
+
+
+def _load_folder(path) -> Corpus:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise CorpusError("folder has no files", path)
+    texts, ids, labels, errors = [], [], [], 0
+    for f in files:
+        text, e = _open_text(f)
+        errors += e
+        texts.append(text)
+        rel = f.relative_to(path)
+        ids.append(str(rel))
+        labels.append(rel.parts[0] if len(rel.parts) > 1 else None)
+    # a folder of class subfolders (the 20 Newsgroups layout) gives labels; flat files give none
+    has_labels = all(label is not None for label in labels)
+    return Corpus(texts, labels if has_labels else None, ids, source=str(path),
+                  decode_errors=errors)
