@@ -1,0 +1,5 @@
+from .base import TopicModel, load
+from .neural import NeuralTopicModel
+from .presets import CombinedTM, ProdLDA, ZeroShotTM
+
+__all__ = ["TopicModel", "NeuralTopicModel", "ProdLDA", "ZeroShotTM", "CombinedTM", "load"]

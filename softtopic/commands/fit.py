@@ -1,0 +1,76 @@
+"""softtopic fit CORPUS --model NAME --k K --out DIR: fit a model, write a run folder."""
+from __future__ import annotations
+
+import json
+import time
+
+from ..corpus import load_corpus
+from ..models.registry import MODELS, get_model_class
+from ..runs import format_topic_table, write_run
+
+# flag -> constructor parameter; a flag left unset keeps the model's own default
+MODEL_FLAGS = {
+    "vocab_size": int, "epochs": int, "batch_size": int, "lr": float, "seed": int,
+    "encoder": str, "device": str, "min_df": float, "max_df": float, "n_samples": int,
+    "cache_dir": str,
+}
+
+
+def add_corpus_arguments(p):
+    p.add_argument("corpus", help="JSONL, CSV, TSV, text file (one document a line) or folder")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label", help="optional; ignored when absent")
+    p.add_argument("--id-column", default="id")
+
+
+def add_parser(sub):
+    p = sub.add_parser("fit", help="fit a topic model and write a run folder")
+    add_corpus_arguments(p)
+    p.add_argument("--model", default="prodlda", help=f"one of {', '.join(sorted(MODELS))}")
+    p.add_argument("--k", "--n-topics", dest="n_topics", type=int, default=50)
+    p.add_argument("--out", required=True, help="run folder to write")
+    for flag, kind in MODEL_FLAGS.items():
+        p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind, default=None)
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other constructor parameter (VALUE parsed as JSON when it can be)")
+    p.add_argument("--top-n", type=int, default=10, help="words shown per topic")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def model_kwargs(args) -> dict:
+    kwargs = {"n_topics": args.n_topics}
+    kwargs.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})
+    for item in args.param:
+        if "=" not in item:
+            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        try:
+            kwargs[name] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[name] = value
+    if args.quiet:
+        kwargs["progress"] = False
+    return kwargs
+
+
+def run(args) -> int:
+    corpus = load_corpus(args.corpus, text_column=args.text_column,
+                         label_column=args.label_column, id_column=args.id_column)
+    klass = get_model_class(args.model)
+    kwargs = model_kwargs(args)
+    try:
+        model = klass(**kwargs)
+    except TypeError as e:
+        raise ValueError(f"model {args.model!r}: {e}") from None
+    t0 = time.perf_counter()
+    model.fit(corpus)
+    seconds = time.perf_counter() - t0
+    write_run(model, corpus, args.out, args.model,
+              {"path": str(args.corpus), "text_column": args.text_column,
+               "label_column": args.label_column if corpus.labels is not None else None},
+              timings={"fit_seconds": seconds})
+    print(format_topic_table(model, args.top_n))
+    print(f"\nfitted {args.model} (K={args.n_topics}) on {len(corpus)} documents in "
+          f"{seconds:.1f} s; run folder: {args.out}")
+    return 0

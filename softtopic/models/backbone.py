@@ -1,0 +1,153 @@
+"""The one variational backbone every neural topic model here is built from.
+
+    input features --encoder MLP--> (mu, logvar) --reparameterise--> z --softmax--> theta
+    theta --decoder--> logits over the vocabulary --target--> reconstruction loss
+    loss = reconstruction + KL(q(z|x) || logistic-normal prior) + regularisers
+
+A model is this module with four choices: which features the encoder reads, which decoder turns
+theta into word logits, which target the logits reconstruct (and with which loss), and which
+regularisers are added. Presets (`softtopic.models.presets`) make those choices by name.
+
+Defaults follow the CTM/OCTIS ProdLDA reference: softplus MLP with dropout 0.2, batch-normalised
+mu and log-variance without affine parameters, a learnable prior initialised at the Laplace
+approximation of a symmetric Dirichlet, dropout on theta while training, losses summed over the
+batch.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+
+
+def laplace_dirichlet_prior(n_topics: int, alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of the logistic-normal Laplace approximation of Dirichlet(alpha)."""
+    a = torch.full((n_topics,), float(alpha))
+    mean = a.log() - a.log().mean()
+    var = (1.0 / a) * (1 - 2.0 / n_topics) + (1.0 / a).sum() / n_topics ** 2
+    return mean, var
+
+
+class Encoder(nn.Module):
+    """MLP from the input features to the posterior's mean and log-variance."""
+
+    def __init__(self, input_dim: int, n_topics: int, hidden_sizes: Sequence[int] = (200, 200),
+                 activation: str = "softplus", dropout: float = 0.2):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        layers, width = [], input_dim
+        for h in hidden_sizes:
+            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+            width = h
+        self.mlp = nn.Sequential(*layers, nn.Dropout(dropout))
+        self.mu = nn.Linear(width, n_topics)
+        self.logvar = nn.Linear(width, n_topics)
+        self.mu_bn = nn.BatchNorm1d(n_topics, affine=False)
+        self.logvar_bn = nn.BatchNorm1d(n_topics, affine=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.mlp(x)
+        return self.mu_bn(self.mu(h)), self.logvar_bn(self.logvar(h))
+
+
+class VariationalTopicModel(nn.Module):
+    """Encoder + logistic-normal posterior + decoder, with a pluggable target and regularisers.
+
+    input_features: names of the arrays concatenated (in order) as the encoder input.
+    decoder: module mapping theta (B x K) to logits (B x V); see `softtopic.models.decoders`.
+    target: object with `.feature` (the array it reads) and `.loss(logits, target) -> (B,)`.
+    regularizers: modules with `.features` and `forward(model, batch, out) -> scalar`.
+    """
+
+    def __init__(self, input_features: Sequence[str], input_dim: int, n_topics: int,
+                 decoder: nn.Module, target, regularizers: Sequence[nn.Module] = (),
+                 hidden_sizes: Sequence[int] = (200, 200), activation: str = "softplus",
+                 dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
+                 learn_prior: bool = True, reduction: str = "sum"):
+        super().__init__()
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+        self.input_features = tuple(input_features)
+        self.n_topics = n_topics
+        self.encoder = Encoder(input_dim, n_topics, hidden_sizes, activation, dropout)
+        self.decoder = decoder
+        self.target = target
+        self.regularizers = nn.ModuleList(regularizers)
+        self.theta_dropout = nn.Dropout(theta_dropout)
+        self.reduction = reduction
+        mean, var = laplace_dirichlet_prior(n_topics, prior_alpha)
+        if learn_prior:
+            self.prior_mean, self.prior_var = nn.Parameter(mean), nn.Parameter(var)
+        else:
+            self.register_buffer("prior_mean", mean)
+            self.register_buffer("prior_var", var)
+        for reg in self.regularizers:
+            if hasattr(reg, "attach"):
+                reg.attach(self)
+
+    # ------------------------------------------------------------------ forward pieces
+    def features_needed(self, training: bool) -> set[str]:
+        needed = set(self.input_features)
+        if training:
+            needed.add(self.target.feature)
+            for reg in self.regularizers:
+                needed.update(reg.features)
+        return needed
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([batch[f] for f in self.input_features], dim=1)
+        return self.encoder(x)
+
+    def prior_kl(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """KL(N(mu, diag exp(logvar)) || N(prior_mean, diag prior_var)) per document."""
+        var = logvar.exp()
+        pv = self.prior_var
+        return 0.5 * ((var / pv) + (mu - self.prior_mean) ** 2 / pv + pv.log() - logvar
+                      ).sum(1) - 0.5 * self.n_topics
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        mu, logvar = self.encode(batch)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        theta = F.softmax(z, dim=1)
+        logits = self.decoder(self.theta_dropout(theta))
+        return {"mu": mu, "logvar": logvar, "z": z, "theta": theta, "logits": logits}
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training objective for one minibatch, and its parts for logging."""
+        out = self(batch)
+        reduce = torch.sum if self.reduction == "sum" else torch.mean
+        recon = reduce(self.target.loss(out["logits"], batch[self.target.feature]))
+        kl = reduce(self.prior_kl(out["mu"], out["logvar"]))
+        total = recon + kl
+        parts = {"recon": recon.item(), "kl": kl.item()}
+        for reg in self.regularizers:
+            value = reg(self, batch, out)
+            total = total + value
+            parts[reg.name] = float(value.detach())
+        return total, parts
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def infer_theta(self, batch: dict[str, torch.Tensor], n_samples: int = 20,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """Document-topic proportions in eval mode: the mean of `n_samples` posterior samples of
+        softmax(z) (as CTM), or softmax(mu) when n_samples == 0 (the posterior mean's image)."""
+        mu, logvar = self.encode(batch)
+        if n_samples == 0:
+            return F.softmax(mu, dim=1)
+        std = (0.5 * logvar).exp()
+        theta = torch.zeros_like(mu)
+        for _ in range(n_samples):
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device="cpu")
+            theta += F.softmax(mu + eps.to(mu.device) * std, dim=1)
+        return theta / n_samples
+
+    def topic_word(self) -> torch.Tensor:
+        """K x V weights whose row order ranks each topic's words (the decoder's beta)."""
+        return self.decoder.topic_word()
+

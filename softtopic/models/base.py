@@ -1,0 +1,189 @@
+"""The estimator contract every softtopic model follows, neural or wrapped.
+
+Hyperparameters are set in `__init__` and stored unchanged; what is learned ends in an
+underscore (`vocabulary_`, `topic_word_`, `theta_`); `fit` returns self. Outputs are the same
+for every model: theta (N x K, rows sum to 1), topic-word weights (K x V), top words, labels.
+Saved models are a folder with `config.json` (settings, vocabulary, library version) and
+`model.safetensors` (tensors); never a pickle.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from .. import __version__
+
+MODEL_CLASSES: dict[str, type] = {}
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+class TopicModel:
+    """Common API: get_topics, get_topic, get_topic_info, to_octis, save/load, get_params."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        MODEL_CLASSES[cls.__name__] = cls
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        names = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) \
+                        and p.name not in names:
+                    names.append(p.name)
+        return names
+
+    def get_params(self, deep: bool = False) -> dict:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        valid = set(self._param_names())
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"invalid parameter {k!r} for {type(self).__name__}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self):
+        sig = inspect.signature(type(self).__init__).parameters
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if k in sig and sig[k].default is not v and sig[k].default != v]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # ------------------------------------------------------------------ fitted outputs
+    def _check_fitted(self):
+        if getattr(self, "topic_word_", None) is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        return self.fit(X, y).theta_
+
+    def get_topics(self, top_n: int = 10) -> list[list[str]]:
+        """The top_n words of every topic, most probable first."""
+        self._check_fitted()
+        order = np.argsort(-self.topic_word_, axis=1, kind="stable")[:, :top_n]
+        words = self.vocabulary_.words
+        return [[words[j] for j in row] for row in order]
+
+    def get_topic(self, k: int, top_n: int = 10) -> list[tuple[str, float]]:
+        self._check_fitted()
+        if not 0 <= k < self.topic_word_.shape[0]:
+            raise IndexError(f"topic {k} out of range: the model has {self.topic_word_.shape[0]}")
+        dist = self.topic_word_distribution()[k]
+        order = np.argsort(-self.topic_word_[k], kind="stable")[:top_n]
+        return [(self.vocabulary_.words[j], float(dist[j])) for j in order]
+
+    def topic_word_distribution(self) -> np.ndarray:
+        """K x V, rows sum to one (softmax of unnormalised weights unless a model overrides)."""
+        self._check_fitted()
+        w = self.topic_word_ - self.topic_word_.max(axis=1, keepdims=True)
+        e = np.exp(w)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def topic_labels(self) -> list[str]:
+        """A short label per topic: the teacher's label when a model has one, else the top word."""
+        labels = getattr(self, "topic_labels_", None)
+        return list(labels) if labels is not None else [t[0] for t in self.get_topics(1)]
+
+    def get_topic_info(self, top_n: int = 10) -> pd.DataFrame:
+        """One row per topic: size (training documents whose most probable topic it is, empty
+        documents excluded), share, label, top words."""
+        self._check_fitted()
+        k = self.topic_word_.shape[0]
+        theta = self.theta_
+        valid = np.ones(len(theta), bool)
+        valid[list(getattr(self, "empty_documents_", []))] = False
+        sizes = np.bincount(theta[valid].argmax(1), minlength=k) if valid.any() else np.zeros(k)
+        topics = self.get_topics(top_n)
+        labels = self.topic_labels()
+        return pd.DataFrame({
+            "topic": np.arange(k), "size": sizes.astype(int),
+            "share": sizes / max(int(valid.sum()), 1), "label": labels,
+            "name": [f"{i}_" + "_".join(t[:3]) for i, t in enumerate(topics)],
+            "top_words": topics})
+
+    def to_octis(self, top_n: int = 10) -> dict:
+        """The OCTIS output dictionary (topic-document matrix is K x N)."""
+        self._check_fitted()
+        return {"topics": self.get_topics(top_n),
+                "topic-word-matrix": self.topic_word_distribution(),
+                "topic-document-matrix": np.asarray(self.theta_).T}
+
+    # ------------------------------------------------------------------ persistence
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors to save besides the config (override to add module weights)."""
+        return {"topic_word": torch.from_numpy(np.ascontiguousarray(self.topic_word_)),
+                "theta": torch.from_numpy(np.ascontiguousarray(self.theta_))}
+
+    def _state_config(self) -> dict:
+        """JSON-serialisable learned state besides tensors (override to add)."""
+        return {"vocabulary": self.vocabulary_.to_dict(),
+                "empty_documents": [int(i) for i in getattr(self, "empty_documents_", [])],
+                "topic_labels": getattr(self, "topic_labels_", None)}
+
+    def _restore(self, config: dict, tensors: dict[str, torch.Tensor]):
+        from ..preprocessing import Vocabulary
+        self.vocabulary_ = Vocabulary.from_dict(config["vocabulary"])
+        self.empty_documents_ = np.asarray(config["empty_documents"], dtype=int)
+        self.topic_labels_ = config.get("topic_labels")
+        self.topic_word_ = tensors["topic_word"].numpy()
+        self.theta_ = tensors["theta"].numpy()
+
+    def save(self, path: str | Path) -> Path:
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        params = self.get_params()
+        config = {"class": type(self).__name__, "softtopic_version": __version__,
+                  "params": _jsonable(params), "state": self._state_config()}
+        (path / "config.json").write_text(json.dumps(config, indent=1))
+        save_file({k: v.detach().cpu().contiguous() for k, v in self._state_tensors().items()},
+                  str(path / "model.safetensors"))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TopicModel":
+        """Load a saved model; returns an instance of the class it was saved as."""
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path}: no config.json; not a saved softtopic model")
+        config = json.loads((path / "config.json").read_text())
+        klass = MODEL_CLASSES.get(config["class"])
+        if klass is None:
+            raise ValueError(f"{path}: unknown model class {config['class']!r}")
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
+        model = klass(**params)
+        model._restore(config["state"], load_file(str(path / "model.safetensors")))
+        return model
+
+
+def _jsonable(params: dict) -> dict:
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, tuple):
+            v = list(v)
+        try:
+            json.dumps(v)
+        except TypeError:
+            raise TypeError(f"parameter {k}={v!r} cannot be saved: pass it by name "
+                            "(a string or number), not as an object") from None
+        out[k] = v
+    return out
+
+
+def load(path: str | Path) -> TopicModel:
+    return TopicModel.load(path)

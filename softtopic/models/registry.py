@@ -1,0 +1,17 @@
+"""Model names as the CLI and the benchmark harness know them."""
+from __future__ import annotations
+
+from .presets import CombinedTM, ProdLDA, ZeroShotTM
+
+MODELS: dict[str, type] = {
+    "prodlda": ProdLDA,
+    "zeroshot": ZeroShotTM,
+    "combined": CombinedTM,
+}
+
+
+def get_model_class(name: str) -> type:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None

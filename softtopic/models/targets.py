@@ -1,0 +1,70 @@
+"""Reconstruction targets: what the decoder's logits are trained to reproduce, and the loss.
+
+A target names the feature array it reads (`feature`) and returns one loss per document.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class BowReconstruction:
+    """Multinomial negative log-likelihood of the document's word counts (ProdLDA, CTM)."""
+
+    feature = "bow"
+
+    def loss(self, logits: torch.Tensor, bow: torch.Tensor) -> torch.Tensor:
+        return -(bow * F.log_softmax(logits, dim=1)).sum(1)
+
+    def describe(self) -> dict:
+        return {"target": "bow", "loss": "multinomial-nll"}
+
+
+def soft_label_distribution(raw_logits: torch.Tensor, tau: float, top_k: int | None = None
+                            ) -> torch.Tensor:
+    """softmax(logits / tau) over the vocabulary, optionally restricted to each row's top_k."""
+    scaled = raw_logits / tau
+    if top_k is not None and top_k < scaled.shape[1]:
+        kth = scaled.topk(top_k, dim=1).values[:, -1:]
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    return F.softmax(scaled, dim=1)
+
+
+class SoftLabelTarget:
+    """Reconstruct a teacher's soft label: weight * D(target || student), per document.
+
+    `feature` holds raw restricted logits (the LM view's l_V, or another teacher's); the target is
+    softmax(l_V / tau). divergence: "kl" = KL(target || student), the authors' code and the usual
+    distillation direction (default); "reverse-kl" = KL(student || target), the direction the
+    paper's equation is written in; "ce" = cross-entropy (the paper's "NLL" ablation).
+    """
+
+    DIVERGENCES = ("kl", "reverse-kl", "ce")
+
+    def __init__(self, feature: str = "lm_logits", tau: float = 3.0, weight: float = 1e3,
+                 divergence: str = "kl", top_k: int | None = None):
+        if divergence not in self.DIVERGENCES:
+            raise ValueError(f"divergence must be one of {self.DIVERGENCES}, got {divergence!r}")
+        if not tau > 0:
+            raise ValueError(f"tau must be positive, got {tau}")
+        if divergence == "reverse-kl" and top_k is not None:
+            raise ValueError("reverse-kl is infinite where a top_k mask zeroes the target; "
+                             "use divergence='kl' or 'ce' with top_k")
+        self.feature, self.tau, self.weight = feature, tau, weight
+        self.divergence, self.top_k = divergence, top_k
+
+    def loss(self, logits: torch.Tensor, raw_target_logits: torch.Tensor) -> torch.Tensor:
+        target = soft_label_distribution(raw_target_logits, self.tau, self.top_k)
+        log_student = F.log_softmax(logits, dim=1)
+        if self.divergence == "ce":
+            d = -(target * log_student).sum(1)
+        elif self.divergence == "kl":
+            d = (target * (target.clamp_min(1e-30).log() - log_student)).sum(1)
+        else:
+            log_target = F.log_softmax(raw_target_logits / self.tau, dim=1)
+            d = (log_student.exp() * (log_student - log_target)).sum(1)
+        return self.weight * d
+
+    def describe(self) -> dict:
+        return {"target": self.feature, "loss": self.divergence, "tau": self.tau,
+                "weight": self.weight, "top_k": self.top_k}
