@@ -143,3 +143,120 @@ def test_cli_flags_reach_the_model():
     assert (model.lm, model.weight, model.tau, model.divergence, model.top_k,
             model.max_document_tokens) == ("path/lm", 500.0, 2.0, "reverse-kl", 50, 128)
     assert "teacher" not in kwargs and "instruction" not in kwargs   # unset flags not passed
+
+
+# ---------------------------------------------------------------------- the offline encoder teacher
+THEMES = {
+    "music": ["The guitar and the piano played a slow song at the concert.",
+              "She sang the melody while the band played drums and bass.",
+              "The orchestra rehearsed the symphony with violins and cellos."],
+    "cooking": ["Chop the onions, fry the garlic and simmer the tomato sauce.",
+                "Bake the bread in the oven and season the soup with salt.",
+                "The chef roasted chicken and boiled potatoes for dinner."],
+    "space": ["The rocket launched the satellite into orbit around the planet.",
+              "Astronauts on the station watched the moon and distant stars.",
+              "The telescope observed a galaxy and a comet in the night sky."],
+    "football": ["The striker scored a goal and the goalkeeper could not save it.",
+                 "The team won the match after a penalty in the final minute.",
+                 "Fans cheered in the stadium as the players kicked the ball."],
+}
+THEME_WORDS = {
+    "music": {"guitar", "piano", "song", "concert", "sang", "melody", "band", "drums", "bass",
+              "orchestra", "symphony", "violins", "cellos", "played", "rehearsed"},
+    "cooking": {"chop", "onions", "fry", "garlic", "simmer", "tomato", "sauce", "bake", "bread",
+                "oven", "season", "soup", "salt", "chef", "roasted", "chicken", "boiled",
+                "potatoes", "dinner"},
+    "space": {"rocket", "launched", "satellite", "orbit", "planet", "astronauts", "station",
+              "moon", "stars", "telescope", "galaxy", "comet", "sky", "night", "distant"},
+    "football": {"striker", "scored", "goal", "goalkeeper", "team", "match", "penalty", "fans",
+                 "stadium", "players", "kicked", "ball", "cheered", "won", "final"},
+}
+
+
+def test_encoder_teacher_soft_labels(tmp_path):
+    from softtopic.preprocessing import Vocabulary
+    from softtopic.views.encoder_teacher import EncoderTeacher
+    from softtopic.views.sentence import SentenceEmbeddings
+    texts = [t for docs in THEMES.values() for t in docs]
+    themes = [name for name, docs in THEMES.items() for _ in docs]
+    vocab = Vocabulary()
+    vocab.fit_transform(texts)
+    teacher = EncoderTeacher(SentenceEmbeddings(max_seq_length=64, progress=False),
+                             cache_dir=tmp_path, progress=False)
+    logits = torch.from_numpy(np.asarray(teacher(texts, vocab.words)["logits"], np.float32))
+    assert logits.shape == (len(texts), len(vocab))
+    assert logits.abs().max() <= teacher.scale * 1.001            # scaled cosines
+    entropies = []
+    for tau in (10.0, 3.0, 1.0):
+        p = soft_label_distribution(logits, tau)
+        torch.testing.assert_close(p.sum(1), torch.ones(len(texts)))
+        entropies.append(float(-(p * p.log()).sum(1).mean()))
+    assert entropies[0] > entropies[1] > entropies[2]              # sharper as tau falls
+    top = [vocab.words[j] for j in logits.argmax(1)]
+    hits = [w in THEME_WORDS[t] for w, t in zip(top, themes)]
+    assert sum(hits) >= 10, list(zip(themes, top))                 # 10 of 12 documents
+
+
+def test_softlabel_encoder_end_to_end(tmp_path, monkeypatch):
+    from softtopic.views.sentence import SentenceEmbeddings
+    texts = [t for docs in THEMES.values() for t in docs] * 2
+    calls = []
+    original = SentenceEmbeddings.encode
+    monkeypatch.setattr(SentenceEmbeddings, "encode",
+                        lambda self, xs: calls.append(len(xs)) or original(self, xs))
+    kwargs = dict(epochs=20, batch_size=8, max_seq_length=64, progress=False,
+                  cache_dir=str(tmp_path / "cache"))
+    model = MODELS["softlabel-encoder"](4, **kwargs).fit(texts)
+    assert model.teacher == "encoder" and calls          # documents and words were embedded
+    assert "not an LM" in model.get_topic_info().attrs["teacher"]
+    theta = model.transform(texts[:5])
+    np.testing.assert_allclose(theta.sum(1), 1.0, rtol=1e-5)
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(load(tmp_path / "m").transform(texts[:5]), theta)
+    # a second fit reuses every cached view: nothing is embedded again
+    calls.clear()
+    again = MODELS["softlabel-encoder"](4, **kwargs).fit(texts)
+    assert calls == []
+    np.testing.assert_array_equal(again.theta_, model.theta_)      # seeded: same result
+
+
+# ---------------------------------------------------------------------- end to end with a tiny LM
+def test_softlabel_with_a_tiny_lm_end_to_end(tmp_path, monkeypatch):
+    from tiny_lm import make_tiny_lm, topic_texts
+    from softtopic.views.lm import LanguageModelView
+    texts = topic_texts(32, seed=1, max_words=25)
+    lm = str(make_tiny_lm(tmp_path, texts))
+    forward = []
+    original = LanguageModelView.compute
+    monkeypatch.setattr(LanguageModelView, "compute",
+                        lambda self, chunk: forward.append(len(chunk)) or original(self, chunk))
+    cache = str(tmp_path / "cache")
+    kwargs = dict(lm=lm, epochs=10, batch_size=8, progress=False, cache_dir=cache)
+    model = SoftLabelTM(4, **kwargs).fit(texts)
+    assert sum(forward) == len(texts)                     # one LM pass per document
+    assert model.feature_dims_["lm_hidden"] == 32          # the tiny LM's hidden size
+    assert model.feature_dims_["lm_logits"] == len(model.vocabulary_)
+    assert (tmp_path / "cache" / "lm").is_dir()
+    info = model.get_topic_info()
+    assert len(info) == 4 and lm in info.attrs["teacher"]
+    model.save(tmp_path / "m")
+    reloaded = load(tmp_path / "m")
+    assert reloaded.lm == lm and reloaded.teacher == "lm"
+    np.testing.assert_array_equal(reloaded.transform(texts), model.transform(texts))
+    # the CLI fits the same model and reuses the cached view: no LM forward pass at all
+    forward.clear()
+    from softtopic.cli import main
+    out = tmp_path / "run"
+    assert main(["fit", *_write_jsonl(tmp_path, texts), "--model", "softlabel", "--lm", lm,
+                 "--k", "4", "--epochs", "10", "--batch-size", "8", "--cache-dir", cache,
+                 "--out", str(out), "--quiet"]) == 0
+    assert forward == []
+    np.testing.assert_allclose(np.load(out / "theta.npy"), model.theta_, rtol=1e-6)
+
+
+def _write_jsonl(tmp_path, texts):
+    import json
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
+                            for i, t in enumerate(texts)))
+    return [str(path)]
