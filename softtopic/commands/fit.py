@@ -13,7 +13,12 @@ MODEL_FLAGS = {
     "vocab_size": int, "epochs": int, "batch_size": int, "lr": float, "seed": int,
     "encoder": str, "device": str, "min_df": float, "max_df": float, "n_samples": int,
     "cache_dir": str,
+    # soft-label models (softtopic/models/presets.py: SoftLabelTM)
+    "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
+    "instruction": str, "max_document_tokens": int,
 }
+# flags whose constructor parameter has another name (`lambda` is a Python keyword)
+FLAG_PARAMS = {"lambda": "weight"}
 
 
 def add_corpus_arguments(p):
@@ -40,7 +45,8 @@ def add_parser(sub):
 
 def model_kwargs(args) -> dict:
     kwargs = {"n_topics": args.n_topics}
-    kwargs.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})
+    kwargs.update({FLAG_PARAMS.get(k, k): getattr(args, k) for k in MODEL_FLAGS
+                   if getattr(args, k) is not None})
     for item in args.param:
         if "=" not in item:
             raise ValueError(f"--param expects NAME=VALUE, got {item!r}")

@@ -162,21 +162,53 @@ class NeuralTopicModel(TopicModel):
             raise ValueError("dropout and theta_dropout must be in [0, 1)")
         if self.n_samples < 0:
             raise ValueError(f"n_samples must be >= 0 (0: posterior mean), got {self.n_samples}")
-        for name in parse_input(self.input or self.default_input):
-            if name not in FEATURE_PROVIDERS:
+
+    def _check_input_known(self, given: dict | None):
+        for name in self._input_features():
+            if name not in FEATURE_PROVIDERS and name not in (given or {}):
                 raise ValueError(f"input feature {name!r} is unknown; known: "
-                                 f"{sorted(FEATURE_PROVIDERS)}")
+                                 f"{sorted(FEATURE_PROVIDERS)} (or pass it in features=)")
 
     def _input_features(self) -> tuple[str, ...]:
         return parse_input(self.input or self.default_input)
 
     # ------------------------------------------------------------------ features
-    def _compute_features(self, corpus: Corpus, bow, names) -> dict:
-        features: dict = {}
+    def _compute_features(self, corpus: Corpus, bow, names, given: dict | None = None) -> dict:
+        """The arrays `names`, taken from `given` (precomputed by the user) when there, else
+        computed by their providers."""
+        features = self._check_given(given or {}, len(corpus))
         for name in sorted(names):
             if name not in features:
+                if name not in FEATURE_PROVIDERS:
+                    raise ValueError(f"feature {name!r} has no provider and was not passed in "
+                                     f"features=; known: {sorted(FEATURE_PROVIDERS)}")
                 features.update(FEATURE_PROVIDERS[name](self, corpus, self.vocabulary_, bow))
         return features
+
+    def _check_given(self, given: dict, n_documents: int) -> dict:
+        """Validate precomputed features: 2-D, one row per document; a reconstruction target's
+        columns follow the vocabulary (`vocabulary_for(X)` gives its words in order)."""
+        checked = {}
+        for name, array in given.items():
+            if not hasattr(array, "shape") or len(array.shape) != 2:
+                array = np.asarray(array, dtype=np.float32)
+            if array.ndim != 2 or array.shape[0] != n_documents:
+                raise ValueError(f"features[{name!r}] must be a 2-D array with one row per "
+                                 f"document ({n_documents}), got shape {array.shape}")
+            if name == self._target_feature() and array.shape[1] != len(self.vocabulary_):
+                raise ValueError(
+                    f"features[{name!r}] is the reconstruction target and must have one column "
+                    f"per vocabulary word ({len(self.vocabulary_)}), in the order of "
+                    f"model.vocabulary_for(texts); got {array.shape[1]} columns")
+            checked[name] = array
+        return checked
+
+    def vocabulary_for(self, X) -> list[str]:
+        """The vocabulary words (in column order) that `fit(X)` will use with these settings;
+        precomputed target features (e.g. an LM's restricted logits) must follow this order."""
+        vocabulary = Vocabulary(PreprocessingConfig(self.vocab_size, self.min_df, self.max_df))
+        vocabulary.fit_transform(as_corpus(X).texts)
+        return list(vocabulary.words)
 
     @staticmethod
     def _feature_dims(features: dict) -> dict[str, int]:
@@ -192,9 +224,15 @@ class NeuralTopicModel(TopicModel):
             self.learn_prior, self.reduction)
 
     # ------------------------------------------------------------------ fit / transform
-    def fit(self, X, y=None):
-        """Fit on documents (list of str, a Corpus, or a corpus file path)."""
+    def fit(self, X, y=None, features: dict | None = None):
+        """Fit on documents (list of str, a Corpus, or a corpus file path).
+
+        features: optional precomputed arrays by feature name, one row per document (e.g.
+        {"lm_hidden": H, "lm_logits": L} from an LM run elsewhere); they are used instead of
+        computing those features. A target's columns follow `vocabulary_for(X)`.
+        """
         self._validate_params()
+        self._check_input_known(features)
         corpus = as_corpus(X)
         self.vocabulary_ = Vocabulary(PreprocessingConfig(self.vocab_size, self.min_df,
                                                           self.max_df))
@@ -209,7 +247,7 @@ class NeuralTopicModel(TopicModel):
             raise ValueError(f"n_topics={self.n_topics} exceeds the vocabulary size "
                              f"({len(self.vocabulary_)} words)")
         needed = {*self._input_features(), self._target_feature(), *self._extra_features()}
-        features = self._compute_features(corpus, bow, needed)
+        features = self._compute_features(corpus, bow, needed, features)
         ctx = BuildContext(self.n_topics, self.vocabulary_, self._feature_dims(features),
                            features, rows)
         self.module_ = self._build_module(ctx)
@@ -242,12 +280,16 @@ class NeuralTopicModel(TopicModel):
             theta[empty] = 1.0 / self.n_topics
         return theta / theta.sum(axis=1, keepdims=True)
 
-    def transform(self, X) -> np.ndarray:
-        """theta (M x K) for new documents; repeatable (sampling noise is seeded)."""
+    def fit_transform(self, X, y=None, features: dict | None = None) -> np.ndarray:
+        return self.fit(X, y, features=features).theta_
+
+    def transform(self, X, features: dict | None = None) -> np.ndarray:
+        """theta (M x K) for new documents; repeatable (sampling noise is seeded).
+        features: precomputed input arrays for these documents, as in `fit`."""
         self._check_fitted()
         corpus = as_corpus(X)
         bow = self.vocabulary_.transform(corpus.texts)
-        features = self._compute_features(corpus, bow, self._input_features())
+        features = self._compute_features(corpus, bow, self._input_features(), features)
         return self._theta(features, len(corpus), empty_rows(bow))
 
     # ------------------------------------------------------------------ persistence

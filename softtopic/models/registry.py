@@ -1,12 +1,36 @@
 """Model names as the CLI and the benchmark harness know them."""
 from __future__ import annotations
 
-from .presets import CombinedTM, ProdLDA, ZeroShotTM
+from .presets import CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
+
+
+class NamedSettings:
+    """A registered name for a model class with some parameters preset (an ablation is a
+    parameter setting, not a copy of a class). Called like the class; explicit keyword
+    arguments override the preset ones; the fitted model is a plain instance of `cls`."""
+
+    def __init__(self, cls: type, **settings):
+        self.cls, self.settings = cls, settings
+        self.__name__ = cls.__name__
+        self.__doc__ = cls.__doc__
+
+    def __call__(self, *args, **kwargs):
+        return self.cls(*args, **{**self.settings, **kwargs})
+
+    def __repr__(self):
+        return f"{self.cls.__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings.items())})"
 
 MODELS: dict[str, type] = {
     "prodlda": ProdLDA,
     "zeroshot": ZeroShotTM,
     "combined": CombinedTM,
+    # the soft-label model and the paper's ablations (Table: input / target / loss)
+    "softlabel": SoftLabelTM,                                   # LM hidden -> LM soft label, KL
+    "softlabel-encoder": NamedSettings(SoftLabelTM, teacher="encoder"),  # offline approximation
+    "softlabel-nll": NamedSettings(SoftLabelTM, divergence="ce"),
+    "softlabel-nll-bow": NamedSettings(SoftLabelTM, target="bow"),
+    "softlabel-embeddings": NamedSettings(SoftLabelTM, input="embedding"),
+    "softlabel-nll-bow-embeddings": NamedSettings(SoftLabelTM, input="embedding", target="bow"),
 }
 
 

@@ -44,6 +44,8 @@ class ChunkedView:
 
     compute(start, stop) must return {name: array with stop - start rows} for documents
     [start, stop). Rows are written in document order whatever order compute works in.
+    `dtype` is the storage type of every array, or a dict {array name: dtype} for arrays that
+    need another precision (arrays the dict does not name are stored as float16).
     """
 
     def __init__(self, directory: str | Path, n_rows: int, chunk_size: int = 1024,
@@ -51,8 +53,16 @@ class ChunkedView:
         self.dir = Path(directory)
         self.n_rows = int(n_rows)
         self.chunk_size = int(chunk_size)
-        self.dtype = np.dtype(dtype)
+        if isinstance(dtype, dict):
+            self.dtypes = {name: np.dtype(d) for name, d in dtype.items()}
+            self.dtype = np.dtype(np.float16)
+        else:
+            self.dtypes = {}
+            self.dtype = np.dtype(dtype)
         self.key_parts = key_parts or {}
+
+    def dtype_of(self, name: str) -> np.dtype:
+        return self.dtypes.get(name, self.dtype)
 
     @property
     def n_chunks(self) -> int:
@@ -82,7 +92,9 @@ class ChunkedView:
         (self.dir / "chunks").mkdir(parents=True, exist_ok=True)
         (self.dir / "key.json").write_text(json.dumps(
             {**self.key_parts, "n_rows": self.n_rows, "chunk_size": self.chunk_size,
-             "dtype": self.dtype.name}, indent=1, default=str))
+             "dtype": self.dtype.name,
+             **({"dtypes": {n: d.name for n, d in self.dtypes.items()}} if self.dtypes else {})},
+            indent=1, default=str))
         todo = self.missing_chunks()
         done_rows = self.n_rows - sum(self._rows(i) for i in todo)
         bar = tqdm(total=self.n_rows, initial=done_rows, desc=desc, unit="doc",
@@ -97,7 +109,7 @@ class ChunkedView:
                 if a.shape[0] != stop - start:
                     raise RuntimeError(f"view {desc}: array {name!r} has {a.shape[0]} rows for "
                                        f"chunk of {stop - start} documents")
-                _atomic_save(self._chunk_path(i, name), a.astype(self.dtype, copy=False))
+                _atomic_save(self._chunk_path(i, name), a.astype(self.dtype_of(name), copy=False))
             names = sorted(arrays)
             self._done_marker(i).write_text(json.dumps(names))
             bar.update(stop - start)
@@ -118,7 +130,7 @@ class ChunkedView:
             parts = [np.load(self._chunk_path(i, name), mmap_mode="r") for i in range(self.n_chunks)]
             shape = (self.n_rows,) + parts[0].shape[1:]
             out = np.lib.format.open_memmap(self.dir / f"{name}.npy.tmp", mode="w+",
-                                            dtype=self.dtype, shape=shape)
+                                            dtype=self.dtype_of(name), shape=shape)
             row = 0
             for p in parts:
                 out[row:row + len(p)] = p

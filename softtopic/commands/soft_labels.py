@@ -1,0 +1,99 @@
+"""softtopic soft-labels: compute a corpus's language-model view and write it as a folder.
+
+    softtopic soft-labels CORPUS --lm ID_OR_PATH --out DIR [--vocab-size 2000]
+        [--instruction NAME_OR_TEXT] [--template T] [--chat-template]
+        [--scoring first-token|variants] [--max-document-tokens 512] [--batch-size N]
+        [--batch-tokens N] [--dtype auto|float32|bfloat16|float16] [--device D]
+        [--text-column text] [--tau 3.0]
+
+The folder holds vocab.json, logits.npy (raw restricted logits), hidden.npy, top_labels.jsonl
+and report.json (docs/lm-view.md describes them). The view is cached, so a second run, or a run
+after an interruption, reuses what was computed.
+"""
+from __future__ import annotations
+
+import json
+
+from ..corpus import load_corpus
+from ..preprocessing import PreprocessingConfig, Vocabulary
+from ..views.lm import DEFAULT_TAU, LanguageModelView
+from ..views.lm_prompt import DEFAULT_TEMPLATE, PROMPTS
+from ..views.lm_words import SCORING_POLICIES
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("soft-labels", help="compute LM soft labels and hidden states of a corpus",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("corpus", help="corpus file or folder (JSONL, CSV, TSV, text, folder)")
+    p.add_argument("--lm", required=True, help="causal LM: Hugging Face id or local folder")
+    p.add_argument("--out", required=True, help="folder to write the view to")
+    p.add_argument("--vocab-size", type=int, default=2000)
+    p.add_argument("--instruction", default="default",
+                   help=f"a prompt name ({', '.join(PROMPTS)}) or an instruction text")
+    p.add_argument("--template", default=DEFAULT_TEMPLATE,
+                   help="prompt template with {instruction} and {document} "
+                        "(default: %(default)r)")
+    p.add_argument("--chat-template", action="store_true",
+                   help="wrap the prompt in the tokenizer's chat template")
+    p.add_argument("--scoring", choices=SCORING_POLICIES, default="first-token")
+    p.add_argument("--max-document-tokens", type=int, default=512,
+                   help="token budget of the document part of the prompt (-1: no limit)")
+    p.add_argument("--batch-size", type=int, default=64, help="most documents per forward pass")
+    p.add_argument("--batch-tokens", type=int, default=8192,
+                   help="most padded tokens per forward pass")
+    p.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, "
+                                                    "bfloat16 or float16")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--tau", type=float, default=DEFAULT_TAU,
+                   help="temperature of the soft labels shown in top_labels.jsonl")
+    p.add_argument("--cache-dir", default=None, help="view cache folder (default: "
+                                                       "$SOFTTOPIC_CACHE or ~/.cache/softtopic)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    corpus = load_corpus(args.corpus, text_column=args.text_column)
+    vocabulary = Vocabulary(PreprocessingConfig(vocab_size=args.vocab_size))
+    vocabulary.fit_transform(corpus.texts)
+    words = vocabulary.words
+    budget = None if args.max_document_tokens is not None and args.max_document_tokens < 0 \
+        else args.max_document_tokens
+    view = LanguageModelView(args.lm, instruction=args.instruction, template=args.template,
+                             chat_template=args.chat_template, scoring=args.scoring,
+                             max_document_tokens=budget, batch_size=args.batch_size,
+                             batch_tokens=args.batch_tokens, dtype=args.dtype,
+                             device=args.device, cache_dir=args.cache_dir,
+                             progress=not args.quiet)
+    print(f"softtopic soft-labels: {len(corpus)} documents, {len(words)} vocabulary words, "
+          f"model {args.lm}")
+    result = view(corpus.texts, words, corpus_hash=corpus.content_hash())
+    out = view.write(args.out, result, words, ids=corpus.ids, tau=args.tau)
+    print(format_report(view.report_))
+    with open(out / "top_labels.jsonl", encoding="utf-8") as f:
+        for _, line in zip(range(3), f):
+            row = json.loads(line)
+            labels = ", ".join(f"{w} {p:.2f}" for w, p in row["labels"])
+            print(f"  document {row['id']}: {labels}")
+    print(f"view folder: {out}")
+    return 0
+
+
+def format_report(report: dict) -> str:
+    s, t = report["word_scoring"], report["timings"]
+    lines = [
+        f"word scoring ({s['scoring']}): {s['collisions']} of {s['words']} words share their "
+        f"tokens with another word ({s['collision_groups']} groups); {s['multi_token']} words "
+        f"are several tokens (scored by their first); {s['space_piece_skipped']} start with a "
+        "bare space piece (the next token is used)",
+        f"truncated documents: {report['truncated_documents']} of {report['documents']} "
+        f"(budget {report['max_document_tokens']} tokens)",
+    ]
+    if report["from_cache"]:
+        lines.append("view read from the cache")
+    elif t["documents_per_second"]:
+        lines.append(f"speed: {t['documents_per_second']:.2f} documents/s, "
+                     f"{t['tokens_per_second']:.0f} tokens/s ({report['device']}, "
+                     f"{report['dtype']}, padding {100 * t['padding_share']:.1f}%)")
+    return "\n".join(lines)

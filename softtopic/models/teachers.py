@@ -1,0 +1,59 @@
+"""Feature providers for the soft-label models' teachers (registered on import).
+
+- "lm_hidden" + "lm_logits": ONE LanguageModelView pass per document gives the last token's final
+  hidden state (the encoder input) and the next-token logits restricted to the vocabulary (the
+  raw soft label); both names map to one provider, so asking for either computes (or loads from
+  the cache) both.
+- "encoder_logits": the offline encoder teacher (`softtopic.views.encoder_teacher`), scaled
+  cosines between a document's sentence embedding and each vocabulary word's. An approximation
+  that needs no LM, not the paper's teacher.
+
+Settings are read from the estimator's parameters; any model exposing them (SoftLabelTM, or a
+NeuralTopicModel subclass with input="lm_hidden") can use these features.
+"""
+from __future__ import annotations
+
+from ..views.encoder_teacher import DEFAULT_SCALE, EncoderTeacher
+from ..views.sentence import SentenceEmbeddings
+from .neural import feature_provider
+
+LM_MISSING = ("the soft-label model's LM teacher needs a language model: pass lm=<HF id or local "
+              "path> (CLI: --lm), or teacher='encoder' (CLI: --teacher encoder) for the offline "
+              "approximation")
+
+
+def sentence_view(model) -> SentenceEmbeddings:
+    """The document sentence-embedding view as the estimator's settings define it."""
+    return SentenceEmbeddings(model.encoder, max_seq_length=model.max_seq_length,
+                              device=model.device, cache_dir=model.cache_dir,
+                              progress=model.progress)
+
+
+@feature_provider("lm_hidden", "lm_logits")
+def _lm_features(model, corpus, vocabulary, bow):
+    lm = getattr(model, "lm", None)
+    if not lm:
+        raise ValueError(LM_MISSING)
+    from ..views.lm import LanguageModelView  # heavy (transformers); only when an LM is used
+    kwargs = {"instruction": getattr(model, "instruction", "default"),
+              "chat_template": getattr(model, "chat_template", False),
+              "scoring": getattr(model, "scoring", "first-token"),
+              "max_document_tokens": getattr(model, "max_document_tokens", 512),
+              "dtype": getattr(model, "lm_dtype", None), "device": model.device,
+              "cache_dir": model.cache_dir, "progress": model.progress}
+    if getattr(model, "template", None) is not None:
+        kwargs["template"] = model.template
+    if getattr(model, "lm_batch_size", None) is not None:
+        kwargs["batch_size"] = model.lm_batch_size
+    view = LanguageModelView(lm, **kwargs)
+    out = view(corpus.texts, list(vocabulary.words), corpus_hash=corpus.content_hash())
+    return {"lm_hidden": out["hidden"], "lm_logits": out["logits"]}
+
+
+@feature_provider("encoder_logits")
+def _encoder_teacher_features(model, corpus, vocabulary, bow):
+    teacher = EncoderTeacher(sentence_view(model),
+                             scale=getattr(model, "encoder_scale", DEFAULT_SCALE),
+                             cache_dir=model.cache_dir, progress=model.progress)
+    out = teacher(corpus.texts, list(vocabulary.words), corpus.content_hash())
+    return {"encoder_logits": out["logits"]}

@@ -1,0 +1,523 @@
+"""Language-model view: one forward pass per document gives the encoder input and the soft label.
+
+For each document a causal LM reads a prompt (see `lm_prompt`). At the prompt's last position
+we take
+- `hidden`: the final-layer hidden state after the final norm (N x d), the topic model's input;
+- `logits`: the next-token logits restricted to the topic vocabulary (N x V), raw, so that the
+  soft label softmax(logits / tau) can use any temperature later (see `soft_labels`).
+
+Efficiency (the authors' code runs one document per batch and returns every layer's hidden
+states and full-vocabulary logits at every position):
+- documents are sorted by token length and cut into batches by a padded-token budget, with
+  left padding and explicit position ids, so a document's result does not depend on its batch;
+- only the model's decoder runs (no output head); the head is applied at the last position only,
+  and only to the rows of the vocabulary's tokens, in float32. Logit scaling and soft-capping
+  that a model's config declares are applied too, and the first computed chunk is checked once
+  against the full model's own logits, so a model whose head does something else is refused
+  rather than silently mis-scored;
+- results are written in chunks to the on-disk cache (`ChunkedView`): an interrupted run
+  resumes at the first missing chunk.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .cache import ChunkedView, cache_key, default_cache_dir
+from .lm_prompt import DEFAULT_TEMPLATE, PROMPTS, PromptEncoder, resolve_instruction
+from .lm_words import SCORING_POLICIES, WordScoring, word_token_ids
+from .sentence import model_fingerprint
+
+__all__ = ["PROMPTS", "DEFAULT_TEMPLATE", "LanguageModelView", "RestrictedHead", "soft_labels",
+           "word_token_ids", "WordScoring", "entropy"]
+
+DEFAULT_TAU = 3.0
+# Stored precision: hidden states in float16 as every view; logits in float32 because they are
+# raw (not centred), so float16's absolute error grows with their size, and a later, lower
+# temperature magnifies it (docs/lm-view.md has the measurement).
+STORAGE_DTYPES = {"hidden": np.float16, "logits": np.float32, "document_tokens": np.int32,
+                  "truncated": np.uint8}
+
+
+# --------------------------------------------------------------------------- soft labels
+
+def soft_labels(logits, tau: float = DEFAULT_TAU, top_k: int | None = None):
+    """softmax(logits / tau) along the last axis; with `top_k`, logits outside each row's top k
+    are set to -inf first. Accepts a NumPy array (returns float32 NumPy) or a torch tensor."""
+    if not tau > 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    is_numpy = not isinstance(logits, torch.Tensor)
+    x = torch.from_numpy(np.array(logits, dtype=np.float32)) if is_numpy else logits.float()
+    x = x / tau
+    if top_k is not None:
+        if not 1 <= top_k:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if top_k < x.shape[-1]:
+            kth = torch.topk(x, top_k, dim=-1).values[..., -1:]
+            x = x.masked_fill(x < kth, float("-inf"))
+    p = torch.softmax(x, dim=-1)
+    return p.numpy() if is_numpy else p
+
+
+def entropy(p, axis: int = -1) -> np.ndarray:
+    """Shannon entropy (nats) of probability rows."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log(p), 0.0).sum(axis=axis)
+
+
+# --------------------------------------------------------------------------- model pieces
+
+def resolve_device(device) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype, device: torch.device) -> torch.dtype:
+    """None/'auto': bfloat16 on CUDA, float32 elsewhere (half precision is slow on most CPUs)."""
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    if dtype not in names:
+        raise ValueError(f"dtype must be one of {sorted(names)} or 'auto', got {dtype!r}")
+    return names[dtype]
+
+
+def decoder_of(model):
+    """The model without its output head (`get_decoder()` finds it for causal LMs and the
+    language part of multimodal ones)."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    if decoder is None or decoder is model:
+        decoder = getattr(model, "base_model", None)
+    if decoder is None or decoder is model:
+        raise ValueError(f"{type(model).__name__} has no separate decoder module: load the "
+                         "model with AutoModelForCausalLM")
+    return decoder
+
+
+class RestrictedHead:
+    """The output head for a few token ids: logits = h @ W[ids].T (+ b[ids]), in float32, then
+    the scaling or soft-capping the model's config declares (Cohere `logit_scale`, Granite
+    `logits_scaling`, Falcon-H1 `lm_head_multiplier`, Gemma `final_logit_softcapping`)."""
+
+    def __init__(self, model, token_ids: np.ndarray, device: torch.device):
+        head = model.get_output_embeddings()
+        weight = getattr(head, "weight", None)
+        if head is None or not isinstance(weight, torch.Tensor) or weight.ndim != 2:
+            raise ValueError(f"{type(model).__name__} has no output head (a language-model head "
+                             "with a weight matrix); load a causal LM (AutoModelForCausalLM)")
+        ids = torch.as_tensor(np.asarray(token_ids), dtype=torch.long)
+        if len(ids) and int(ids.max()) >= weight.shape[0]:
+            raise ValueError(f"token id {int(ids.max())} is outside the model's output head "
+                             f"({weight.shape[0]} rows): tokenizer and model do not match")
+        with torch.no_grad():
+            self.weight = weight.detach()[ids.to(weight.device)].to(device, torch.float32)
+            bias = getattr(head, "bias", None)
+            self.bias = None if bias is None else bias.detach()[ids.to(bias.device)].to(
+                device, torch.float32)
+        cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") \
+            else model.config
+        self.scale = 1.0
+        if getattr(cfg, "logit_scale", None):
+            self.scale *= float(cfg.logit_scale)
+        if getattr(cfg, "logits_scaling", None):
+            self.scale /= float(cfg.logits_scaling)
+        if getattr(cfg, "lm_head_multiplier", None):
+            self.scale *= float(cfg.lm_head_multiplier)
+        self.softcap = getattr(cfg, "final_logit_softcapping", None) or None
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = hidden.float() @ self.weight.T
+        if self.bias is not None:
+            logits = logits + self.bias
+        if self.scale != 1.0:
+            logits = logits * self.scale
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+
+def _object_fingerprint(obj) -> str:
+    """Identify an in-memory model: its config and a sample of every parameter."""
+    h = hashlib.sha256(obj.config.to_json_string().encode())
+    with torch.no_grad():
+        for name, p in obj.named_parameters():
+            flat = p.detach().reshape(-1)
+            sample = torch.cat([flat[:64], flat[-64:]]).float().cpu().numpy()
+            h.update(name.encode() + str(tuple(p.shape)).encode() + sample.tobytes())
+    return f"{type(obj).__name__}:{h.hexdigest()[:16]}"
+
+
+def _tokenizer_fingerprint(tokenizer) -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    blob = backend.to_str() if backend is not None else json.dumps(
+        sorted(tokenizer.get_vocab().items()))
+    blob += json.dumps(tokenizer.all_special_tokens) + str(getattr(tokenizer, "chat_template", ""))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def token_batches(lengths, batch_size: int, batch_tokens: int) -> list[list[int]]:
+    """Group document indices into batches of similar length: sorted longest first (the largest
+    batch runs first, so running out of memory shows at once), each batch holding at most
+    `batch_size` documents and `batch_tokens` padded tokens (a longer document runs alone)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches, current = [], []
+    for i in order:
+        if current and ((len(current) + 1) * lengths[current[0]] > batch_tokens
+                        or len(current) >= batch_size):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+# --------------------------------------------------------------------------- the view
+
+class LanguageModelView:
+    """Computes (and caches) the LM view of a corpus: {"hidden": N x d, "logits": N x V}.
+
+    model: a Hugging Face id or local path of a causal LM, or a loaded model (then pass
+        `tokenizer` too). instruction: a name from PROMPTS or an instruction text.
+    template: must contain "{document}"; "{instruction}" is replaced by the instruction.
+    chat_template: wrap the prompt in the tokenizer's chat template (instruction-tuned models).
+    scoring: "first-token" or "variants" (see `lm_words`).
+    max_document_tokens: token budget of the document part (None: no limit).
+    batch_size / batch_tokens: most documents / padded tokens in one forward pass.
+    dtype: None/"auto" (bf16 on CUDA, fp32 on CPU), "float32", "bfloat16" or "float16".
+    device: None/"auto" (CUDA when available), or any torch device string.
+    cache_dir: folder of the on-disk cache (None: the default cache; False: no cache).
+    chunk_size: documents per cache chunk (what an interruption can cost).
+    """
+
+    def __init__(self, model: str | object, tokenizer=None, instruction: str = "default",
+                 template: str = DEFAULT_TEMPLATE, chat_template: bool = False,
+                 scoring: str = "first-token", max_document_tokens: int | None = 512,
+                 batch_size: int = 64, batch_tokens: int = 8192, dtype=None, device=None,
+                 cache_dir: str | Path | None | bool = None, chunk_size: int = 256,
+                 progress: bool = True):
+        resolve_instruction(instruction)  # fail early on an empty instruction
+        if "{document}" not in template:
+            raise ValueError(f"template must contain '{{document}}', got {template!r}")
+        if scoring not in SCORING_POLICIES:
+            raise ValueError(f"scoring must be one of {SCORING_POLICIES}, got {scoring!r}")
+        for name, value in (("batch_size", batch_size), ("batch_tokens", batch_tokens),
+                            ("chunk_size", chunk_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if max_document_tokens is not None and (not isinstance(max_document_tokens, int)
+                                                or max_document_tokens < 0):
+            raise ValueError(f"max_document_tokens must be a non-negative integer or None, got "
+                             f"{max_document_tokens!r}")
+        if not isinstance(model, (str, os.PathLike)) and tokenizer is None:
+            raise ValueError("pass `tokenizer` together with a loaded model")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.instruction = instruction
+        self.template = template
+        self.chat_template = chat_template
+        self.scoring = scoring
+        self.max_document_tokens = max_document_tokens
+        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
+        self.dtype = dtype
+        self.device = device
+        self.cache_dir = cache_dir
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self.model_ = self.tokenizer_ = None
+
+    # ---- loading
+
+    def load(self):
+        """Load the model and tokenizer once; returns (model, tokenizer)."""
+        if self.model_ is not None:
+            return self.model_, self.tokenizer_
+        device = resolve_device(self.device)
+        if isinstance(self.model, (str, os.PathLike)):
+            model, tokenizer = _load_causal_lm(str(self.model), self.tokenizer, device,
+                                               resolve_dtype(self.dtype, device))
+        else:
+            model = self.model
+            tokenizer = self.tokenizer
+            if isinstance(tokenizer, (str, os.PathLike)):
+                from transformers import AutoTokenizer
+                tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
+            if self.device is not None:
+                model = model.to(device)
+            if self.dtype is not None:
+                model = model.to(resolve_dtype(self.dtype, device))
+        model.eval()
+        # fail here, before any work, on a model without an output head or a separate decoder
+        if model.get_output_embeddings() is None:
+            raise ValueError(f"{type(model).__name__} has no output head; load the model with "
+                             "AutoModelForCausalLM")
+        decoder_of(model)
+        self.model_, self.tokenizer_ = model, tokenizer
+        return model, tokenizer
+
+    @property
+    def model_dtype(self) -> torch.dtype:
+        return next(self.load()[0].parameters()).dtype
+
+    def settings(self, vocab_words: list[str], corpus_hash: str) -> dict:
+        """Everything the cached arrays depend on (the cache key's parts)."""
+        model, tokenizer = self.load()
+        if isinstance(self.model, (str, os.PathLike)):
+            name, fingerprint = str(self.model), model_fingerprint(str(self.model))
+        else:
+            name = getattr(model, "name_or_path", "") or type(model).__name__
+            fingerprint = _object_fingerprint(model)
+        return {"kind": "lm-view", "model": name, "fingerprint": fingerprint,
+                "tokenizer": _tokenizer_fingerprint(tokenizer),
+                "instruction": resolve_instruction(self.instruction), "template": self.template,
+                "chat_template": bool(self.chat_template), "scoring": self.scoring,
+                "vocab": hashlib.sha256("\n".join(vocab_words).encode()).hexdigest(),
+                "corpus": corpus_hash, "max_document_tokens": self.max_document_tokens,
+                "dtype": str(self.model_dtype).replace("torch.", "")}
+
+    # ---- computing
+
+    def __call__(self, texts: list[str], vocab_words: list[str],
+                 corpus_hash: str | None = None) -> dict[str, np.ndarray]:
+        """The view of `texts` over `vocab_words`: {"hidden": N x d float32, "logits": N x V
+        float32, "document_tokens": N int, "truncated": N bool}, from the cache when present.
+        Also sets `report_` (scoring report, prompt, truncation, timings)."""
+        from ..corpus import hash_texts
+        texts = _check_texts(texts)
+        vocab_words = list(vocab_words)
+        model, tokenizer = self.load()
+        self.scoring_ = word_token_ids(tokenizer, vocab_words, self.scoring)
+        self.prompt_ = PromptEncoder(tokenizer, self.instruction, self.template,
+                                     self.chat_template, self.max_document_tokens)
+        self.head_ = RestrictedHead(model, self.scoring_.token_ids, _device_of(model))
+        self._stats = {"documents": 0, "tokens": 0, "padded_tokens": 0, "seconds": 0.0,
+                       "tokenize_seconds": 0.0}
+        self._verified = False
+        t0 = time.perf_counter()
+        if self.cache_dir is False:
+            with self._progress_bar(len(texts), 0) as self._bar:
+                arrays = self.compute(texts)
+            from_cache = False
+        else:
+            key_parts = self.settings(vocab_words, corpus_hash or hash_texts(texts))
+            root = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
+            view = ChunkedView(root / "lm" / cache_key(**key_parts), len(texts),
+                               chunk_size=self.chunk_size, dtype=STORAGE_DTYPES,
+                               key_parts=key_parts)
+            from_cache = view.is_complete()
+            missing = set(view.missing_chunks()) if not from_cache else set()
+            done = len(texts) - sum(min((i + 1) * view.chunk_size, len(texts)) - i * view.chunk_size
+                                    for i in missing)
+            with self._progress_bar(len(texts), done) as self._bar:
+                arrays = view.compute(lambda a, b: self.compute(texts[a:b]), progress=False)
+        result = {"hidden": np.asarray(arrays["hidden"], dtype=np.float32),
+                  "logits": np.asarray(arrays["logits"], dtype=np.float32),
+                  "document_tokens": np.asarray(arrays["document_tokens"], dtype=np.int64),
+                  "truncated": np.asarray(arrays["truncated"], dtype=bool)}
+        self.report_ = self._report(result, from_cache, time.perf_counter() - t0)
+        return result
+
+    def compute(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The view of a list of documents, without the cache (one cache chunk's work)."""
+        model, _ = self.load()
+        t0 = time.perf_counter()
+        prompts = self.prompt_.encode(texts)
+        self._stats["tokenize_seconds"] += time.perf_counter() - t0
+        lengths = [len(p.ids) for p in prompts]
+        hidden = logits = None
+        for batch in token_batches(lengths, self.batch_size, self.batch_tokens):
+            t1 = time.perf_counter()
+            h, token_logits = self._forward([prompts[i].ids for i in batch])
+            words = self.scoring_.word_logits(token_logits)
+            if hidden is None:
+                hidden = np.zeros((len(texts), h.shape[1]), np.float32)
+                logits = np.zeros((len(texts), words.shape[1]), np.float32)
+            hidden[batch] = h.cpu().numpy()
+            logits[batch] = words.cpu().numpy()
+            self._stats["seconds"] += time.perf_counter() - t1
+            self._stats["documents"] += len(batch)
+            self._stats["tokens"] += sum(lengths[i] for i in batch)
+            self._stats["padded_tokens"] += len(batch) * max(lengths[i] for i in batch)
+            if getattr(self, "_bar", None) is not None:
+                self._bar.update(len(batch))
+                self._bar.set_postfix(tok_s=f"{self._stats['tokens'] / self._stats['seconds']:.0f}",
+                                      refresh=False)
+        if not self._verified:
+            shortest = min(range(len(texts)), key=lambda i: lengths[i])
+            self._verify_head(prompts[shortest].ids, logits[shortest])
+            self._verified = True
+        return {"hidden": hidden, "logits": logits,
+                "document_tokens": np.array([p.document_tokens for p in prompts], np.int32),
+                "truncated": np.array([p.truncated for p in prompts], np.uint8)}
+
+    @torch.inference_mode()
+    def _forward(self, batch_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden state and needed-token logits at the last position of each prompt."""
+        model, tokenizer = self.load()
+        device = _device_of(model)
+        width = max(len(ids) for ids in batch_ids)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(batch_ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
+        for row, ids in enumerate(batch_ids):  # left padding: every prompt ends at the last column
+            input_ids[row, width - len(ids):] = torch.as_tensor(ids)
+            mask[row, width - len(ids):] = 1
+        inputs = {"input_ids": input_ids.to(device), "attention_mask": mask.to(device),
+                  "use_cache": False}
+        decoder = decoder_of(model)
+        if "position_ids" in inspect.signature(decoder.forward).parameters:
+            # positions count real tokens only, so padding does not shift a document's positions
+            inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(device)
+        out = decoder(**inputs)
+        last = (out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0])[:, -1]
+        return last.float(), self.head_(last)
+
+    @torch.inference_mode()
+    def _verify_head(self, ids: list[int], word_logits: np.ndarray):
+        """Compare the restricted head with the full model's own logits on one prompt: catches
+        a head transformation this module does not reproduce."""
+        model, _ = self.load()
+        device = _device_of(model)
+        kwargs = {"input_ids": torch.as_tensor([ids], device=device), "use_cache": False}
+        if "logits_to_keep" in inspect.signature(model.forward).parameters:
+            kwargs["logits_to_keep"] = 1
+        full = model(**kwargs).logits[0, -1].float()
+        needed = full[torch.as_tensor(self.scoring_.token_ids, device=full.device)]
+        reference = self.scoring_.word_logits(needed[None])[0].cpu().numpy()
+        diff = float(np.max(np.abs(reference - word_logits)))
+        scale = 1.0 + float(np.max(np.abs(reference)))
+        tolerance = 1e-3 if self.model_dtype == torch.float32 else 5e-2
+        self.head_check_ = {"max_abs_difference": diff, "tolerance": tolerance * scale}
+        if not diff <= tolerance * scale:
+            raise RuntimeError(
+                f"the restricted output head does not reproduce {type(model).__name__}'s logits "
+                f"(largest difference {diff:.3g}, logits up to {scale - 1:.3g}): the model "
+                "transforms its logits in a way softtopic does not know. Please report it.")
+
+    # ---- reporting and writing
+
+    def _progress_bar(self, total: int, done: int):
+        return tqdm(total=total, initial=done, desc="LM view", unit="doc",
+                    disable=not self.progress, dynamic_ncols=True, smoothing=0.1)
+
+    def _report(self, result: dict, from_cache: bool, seconds: float) -> dict:
+        s = self._stats
+        model, tokenizer = self.load()
+        doc_tokens = result["document_tokens"]
+        return {
+            "model": str(self.model) if isinstance(self.model, (str, os.PathLike))
+            else type(model).__name__,
+            "dtype": str(self.model_dtype).replace("torch.", ""),
+            "device": str(_device_of(model)),
+            "instruction": resolve_instruction(self.instruction),
+            "template": self.template, "chat_template": bool(self.chat_template),
+            "example_prompt": self.prompt_.prompt_text("<document>"),
+            "max_document_tokens": self.max_document_tokens,
+            "documents": int(len(doc_tokens)),
+            "truncated_documents": int(result["truncated"].sum()),
+            "document_tokens": {"mean": float(doc_tokens.mean()), "max": int(doc_tokens.max())},
+            "word_scoring": self.scoring_.report,
+            "head_check": getattr(self, "head_check_", None),
+            "from_cache": from_cache,
+            "timings": {
+                "seconds": seconds,
+                "computed_documents": s["documents"],
+                "forward_seconds": s["seconds"], "tokenize_seconds": s["tokenize_seconds"],
+                "documents_per_second": s["documents"] / s["seconds"] if s["seconds"] else None,
+                "tokens_per_second": s["tokens"] / s["seconds"] if s["seconds"] else None,
+                "padding_share": 1 - s["tokens"] / s["padded_tokens"] if s["padded_tokens"]
+                else None,
+            },
+        }
+
+    def write(self, out_dir: str | Path, result: dict, vocab_words: list[str],
+              ids: list[str] | None = None, tau: float = DEFAULT_TAU, top_n: int = 5) -> Path:
+        """Write the user-readable view folder: vocab.json, logits.npy (N x V float32, raw),
+        hidden.npy (N x d float32), top_labels.jsonl (each document's top label words and their
+        probabilities at tau) and report.json."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        n = len(result["logits"])
+        ids = [str(i) for i in range(n)] if ids is None else list(ids)
+        (out / "vocab.json").write_text(json.dumps(list(vocab_words), ensure_ascii=False))
+        np.save(out / "logits.npy", np.asarray(result["logits"], np.float32))
+        np.save(out / "hidden.npy", np.asarray(result["hidden"], np.float32))
+        with open(out / "top_labels.jsonl", "w", encoding="utf-8") as f:
+            for start in range(0, n, 4096):  # bounded memory for large corpora
+                p = soft_labels(result["logits"][start:start + 4096], tau)
+                top = np.argsort(-p, axis=1, kind="stable")[:, :top_n]
+                for r in range(len(p)):
+                    i = start + r
+                    f.write(json.dumps({
+                        "id": ids[i], "document_tokens": int(result["document_tokens"][i]),
+                        "truncated": bool(result["truncated"][i]),
+                        "labels": [[vocab_words[j], round(float(p[r, j]), 6)] for j in top[r]],
+                    }, ensure_ascii=False) + "\n")
+        report = dict(getattr(self, "report_", {}), tau=tau)
+        (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _check_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of documents, not a single string")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts is empty: nothing to compute")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"document {i} is {type(t).__name__}, not str")
+    return texts
+
+
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _load_causal_lm(name: str, tokenizer_name, device: torch.device, dtype: torch.dtype):
+    """Load a causal LM and its tokenizer, refusing a checkpoint whose output head is missing
+    (transformers would silently initialise a random one)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_name or name))
+        model, info = AutoModelForCausalLM.from_pretrained(name, dtype=dtype,
+                                                           output_loading_info=True)
+    except Exception as e:  # hub unreachable, wrong path, not a causal LM
+        hint = "" if Path(name).exists() else " If this machine is offline, pass a local folder."
+        raise RuntimeError(f"could not load causal language model {name!r}: "
+                           f"{type(e).__name__}: {e}.{hint}") from None
+    head = model.get_output_embeddings()
+    head_names = {n for n, m in model.named_modules() if m is head}
+    missing = [k for k in info.get("missing_keys", []) if k.rsplit(".", 1)[0] in head_names]
+    if missing and not getattr(model.config.get_text_config(), "tie_word_embeddings", False):
+        raise ValueError(f"{name} has no trained output head (missing {missing}); it is a base "
+                         "model without a language-model head")
+    return model.to(device), tokenizer
+
+
+def describe_precision(logits: np.ndarray, tau: float = DEFAULT_TAU) -> dict:
+    """How much storing these logits as float16 would change the soft labels (max relative
+    error of a probability, mean KL); used by the benchmark and docs."""
+    p = soft_labels(logits, tau).astype(np.float64)
+    q = soft_labels(np.asarray(logits, np.float16).astype(np.float32), tau).astype(np.float64)
+    rel = np.abs(q / np.maximum(p, 1e-300) - 1)
+    kl = (p * (np.log(np.maximum(p, 1e-300)) - np.log(np.maximum(q, 1e-300)))).sum(-1)
+    return {"tau": tau, "max_relative_error": float(rel.max()), "mean_kl": float(kl.mean()),
+            "max_kl": float(kl.max()), "max_abs_logit": float(np.abs(logits).max()),
+            "fp16_spacing_at_max": float(np.spacing(np.float16(np.abs(logits).max())))}
