@@ -141,8 +141,11 @@ def test_bad_parameters_and_inputs_fail_early_with_names():
 
 
 def test_nan_guard_names_the_epoch(planted):
-    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch 1"):
-        ProdLDA(n_topics=5, epochs=2, lr=float("nan"), progress=False).fit(planted[0][:100])
+    texts = planted[0][:100]
+    bad = np.random.default_rng(0).normal(size=(100, 8)).astype(np.float32)
+    bad[5, 3] = np.nan  # one corrupt row in a precomputed embedding
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch \d+"):
+        ZeroShotTM(n_topics=5, epochs=2, progress=False).fit(texts, features={"embedding": bad})
 
 
 def test_prior_is_laplace_approximation_of_dirichlet():
