@@ -32,6 +32,12 @@ def laplace_dirichlet_prior(n_topics: int, alpha: float = 1.0) -> tuple[torch.Te
     return mean, var
 
 
+def target_features(target) -> tuple[str, ...]:
+    """The arrays a target reads: `target.features` when it has several, else `target.feature`."""
+    features = getattr(target, "features", None)
+    return tuple(features) if features else (target.feature,)
+
+
 class Encoder(nn.Module):
     """MLP from the input features to the posterior's mean and log-variance."""
 
@@ -60,7 +66,9 @@ class VariationalTopicModel(nn.Module):
 
     input_features: names of the arrays concatenated (in order) as the encoder input.
     decoder: module mapping theta (B x K) to logits (B x V); see `softtopic.models.decoders`.
-    target: object with `.feature` (the array it reads) and `.loss(logits, target) -> (B,)`.
+    target: object with `.feature` (the array it reads) and `.loss(logits, target) -> (B,)`; a
+        target that reads several arrays sets `.features` (a tuple) instead, and its loss gets
+        them in that order: `.loss(logits, *arrays)` (e.g. distillation reads bow and a teacher).
     regularizers: modules with `.features` and `forward(model, batch, out) -> scalar`.
     """
 
@@ -94,7 +102,7 @@ class VariationalTopicModel(nn.Module):
     def features_needed(self, training: bool) -> set[str]:
         needed = set(self.input_features)
         if training:
-            needed.add(self.target.feature)
+            needed.update(target_features(self.target))
             for reg in self.regularizers:
                 needed.update(reg.features)
         return needed
@@ -121,7 +129,8 @@ class VariationalTopicModel(nn.Module):
         """The training objective for one minibatch, and its parts for logging."""
         out = self(batch)
         reduce = torch.sum if self.reduction == "sum" else torch.mean
-        recon = reduce(self.target.loss(out["logits"], batch[self.target.feature]))
+        recon = reduce(self.target.loss(out["logits"],
+                                        *(batch[f] for f in target_features(self.target))))
         kl = reduce(self.prior_kl(out["mu"], out["logvar"]))
         total = recon + kl
         parts = {"recon": recon.item(), "kl": kl.item()}

@@ -135,7 +135,8 @@ class NeuralTopicModel(TopicModel):
         return "bow"
 
     def _extra_features(self) -> tuple[str, ...]:
-        """Features only regularisers read during training (never needed at inference)."""
+        """Features only regularisers (or a target reading several arrays) read during training;
+        never needed at inference."""
         return ()
 
     def _build_target(self, ctx: BuildContext):
@@ -171,8 +172,15 @@ class NeuralTopicModel(TopicModel):
         return parse_input(self.input or self.default_input)
 
     # ------------------------------------------------------------------ features
-    def _compute_features(self, corpus: Corpus, bow, names) -> dict:
+    def _compute_features(self, corpus: Corpus, bow, names, given: dict | None = None) -> dict:
+        """The arrays `names` for `corpus`; arrays in `given` (precomputed by the caller) are used
+        as they are instead of calling their providers."""
         features: dict = {}
+        for name, array in (given or {}).items():
+            if array.shape[0] != len(corpus):
+                raise ValueError(f"features[{name!r}] has {array.shape[0]} rows for "
+                                 f"{len(corpus)} documents")
+            features[name] = array
         for name in sorted(names):
             if name not in features:
                 features.update(FEATURE_PROVIDERS[name](self, corpus, self.vocabulary_, bow))
@@ -192,8 +200,11 @@ class NeuralTopicModel(TopicModel):
             self.learn_prior, self.reduction)
 
     # ------------------------------------------------------------------ fit / transform
-    def fit(self, X, y=None):
-        """Fit on documents (list of str, a Corpus, or a corpus file path)."""
+    def fit(self, X, y=None, features: dict | None = None):
+        """Fit on documents (list of str, a Corpus, or a corpus file path).
+
+        features: optional precomputed arrays by feature name (N rows each, e.g.
+        {"embedding": E}); they replace the feature providers for those names."""
         self._validate_params()
         corpus = as_corpus(X)
         self.vocabulary_ = Vocabulary(PreprocessingConfig(self.vocab_size, self.min_df,
@@ -209,7 +220,7 @@ class NeuralTopicModel(TopicModel):
             raise ValueError(f"n_topics={self.n_topics} exceeds the vocabulary size "
                              f"({len(self.vocabulary_)} words)")
         needed = {*self._input_features(), self._target_feature(), *self._extra_features()}
-        features = self._compute_features(corpus, bow, needed)
+        features = self._compute_features(corpus, bow, needed, features)
         ctx = BuildContext(self.n_topics, self.vocabulary_, self._feature_dims(features),
                            features, rows)
         self.module_ = self._build_module(ctx)
@@ -242,12 +253,14 @@ class NeuralTopicModel(TopicModel):
             theta[empty] = 1.0 / self.n_topics
         return theta / theta.sum(axis=1, keepdims=True)
 
-    def transform(self, X) -> np.ndarray:
-        """theta (M x K) for new documents; repeatable (sampling noise is seeded)."""
+    def transform(self, X, features: dict | None = None) -> np.ndarray:
+        """theta (M x K) for new documents; repeatable (sampling noise is seeded). Reads only the
+        encoder's input features (`features`: optional precomputed arrays, as in `fit`)."""
         self._check_fitted()
         corpus = as_corpus(X)
         bow = self.vocabulary_.transform(corpus.texts)
-        features = self._compute_features(corpus, bow, self._input_features())
+        given = {k: v for k, v in (features or {}).items() if k in self._input_features()}
+        features = self._compute_features(corpus, bow, self._input_features(), given)
         return self._theta(features, len(corpus), empty_rows(bow))
 
     # ------------------------------------------------------------------ persistence

@@ -1,0 +1,132 @@
+"""NeuroMax and BAT: planted-topic recovery, the distillation target, the InfoNCE and group
+regularisers, PLM-free inference, save/load."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import softtopic
+from softtopic.models.targets import DistillationTarget, distilled_counts
+
+LETTERS = "bcdfghjklmnpqrstvwxz"
+
+
+def word(i: int, prefix: str) -> str:
+    """A distinct pseudo-word that survives the tokeniser (letters only, no stopword)."""
+    return prefix + LETTERS[i // 20 % 20] + LETTERS[i % 20] + "o"
+
+
+def planted_corpus(n_topics=5, n_docs=400, length=50, seed=0):
+    """Documents from K planted topics (10 high-probability words each) + shared noise words.
+    Each document mixes two topics (80/20) and 15% noise. Returns texts, topic word lists,
+    and the dominant topic of each document."""
+    rng = np.random.default_rng(seed)
+    topics = [[word(10 * k + j, "top") for j in range(10)] for k in range(n_topics)]
+    noise = [word(j, "noi") for j in range(30)]
+    texts, labels = [], []
+    for _ in range(n_docs):
+        main, other = rng.choice(n_topics, 2, replace=False)
+        words = []
+        for _ in range(length):
+            r = rng.random()
+            if r < 0.15:
+                words.append(noise[rng.integers(30)])
+            else:
+                k = main if r < 0.15 + 0.85 * 0.8 else other
+                words.append(topics[k][min(int(rng.exponential(3)), 9)])
+        texts.append(" ".join(words))
+        labels.append(int(main))
+    return texts, topics, np.array(labels)
+
+
+def recovered(model, topics, need=8) -> list[int]:
+    """For each planted topic, the best overlap of its 10 words with a learned top-10 list."""
+    learned = [set(t) for t in model.get_topics(10)]
+    return [max(len(set(t) & l) for l in learned) for t in topics]
+
+
+def oracle_teacher_logits(model_vocab, texts, topics, labels, noise=0.5, seed=0):
+    """Synthetic teacher logits: the log of each document's dominant planted topic's word
+    distribution (a teacher that "knows" the topic), plus noise."""
+    rng = np.random.default_rng(seed)
+    index = {w: i for i, w in enumerate(model_vocab)}
+    V = len(model_vocab)
+    z = np.full((len(texts), V), -8.0, dtype=np.float32)
+    for d, k in enumerate(labels):
+        for j, w in enumerate(topics[k]):
+            if w in index:
+                z[d, index[w]] = -0.3 * j
+    return z + noise * rng.standard_normal(z.shape).astype(np.float32)
+
+
+FAST = dict(epochs=40, batch_size=32, progress=False, seed=0, hidden_sizes=(64, 64))
+
+
+# ---------------------------------------------------------------------------- BAT: target
+def test_distilled_counts_are_a_distribution_scaled_to_document_length():
+    torch.manual_seed(0)
+    bow = torch.tensor([[3., 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 5]])
+    z = torch.randn(2, 8)
+    x = distilled_counts(z, bow, temperature=2.0, clip=2)
+    assert torch.allclose(x.sum(1), bow.sum(1))            # N_d = 4 and 5
+    assert (x >= 0).all()
+    # clip c=2: doc 0 has 2 distinct words -> 4 words keep mass; doc 1 has 1 -> 2 words
+    assert (x[0] > 0).sum() == 4 and (x[1] > 0).sum() == 2
+    kept = z[0].topk(4).indices
+    assert set(torch.nonzero(x[0]).ravel().tolist()) == set(kept.tolist())
+    # no clipping: every word keeps mass; softmax at T
+    x = distilled_counts(z, bow, temperature=2.0, clip=None)
+    assert torch.allclose(x[1], 5 * torch.softmax(z[1] / 2, 0))
+
+
+def test_distillation_target_mixes_kd_and_bow_terms():
+    torch.manual_seed(1)
+    logits, z = torch.randn(3, 6), torch.randn(3, 6)
+    bow = torch.tensor([[1., 2, 0, 0, 0, 1], [0, 0, 4, 0, 0, 0], [1, 1, 1, 1, 1, 1]])
+    nll = -(bow * torch.log_softmax(logits, 1)).sum(1)
+    only_bow = DistillationTarget(weight=0.0).loss(logits, bow, z)
+    assert torch.allclose(only_bow, nll)
+    t = 2.0
+    full = DistillationTarget(weight=1.0, temperature=t, clip=None).loss(logits, bow, z)
+    kd = -(distilled_counts(z, bow, t, None) * torch.log_softmax(logits / t, 1)).sum(1)
+    assert torch.allclose(full, t * t * kd)
+    half = DistillationTarget(weight=0.5, temperature=t, clip=None).loss(logits, bow, z)
+    assert torch.allclose(half, 0.5 * t * t * kd + 0.5 * nll)
+    with pytest.raises(ValueError, match="kd_weight"):
+        DistillationTarget(weight=1.5)
+
+
+def _vocab_words(texts, vocab_size=2000):
+    from softtopic.preprocessing import PreprocessingConfig, Vocabulary
+    v = Vocabulary(PreprocessingConfig(vocab_size))
+    v.fit_transform(texts)
+    return v.words
+
+
+def test_bat_prodlda_recovers_planted_topics_and_reloads(tmp_path):
+    texts, topics, labels = planted_corpus()
+    z = oracle_teacher_logits(_vocab_words(texts), texts, topics, labels)
+    model = softtopic.BAT(8, **FAST)   # 5 planted topics, 8 learned
+    assert isinstance(model, softtopic.ProdLDA) and type(model).__name__ == "BAT"
+    model.fit(texts, features={"teacher_logits": z})
+    assert model.module_.target.features == ("bow", "teacher_logits")
+    assert min(recovered(model, topics)) >= 8, recovered(model, topics)
+    assert "teacher_logits" not in model.module_.features_needed(training=False)
+    theta = model.transform(texts[:20])   # no teacher needed at inference
+    loaded = softtopic.load(model.save(tmp_path / "bat"))
+    assert type(loaded).__name__ == "BAT" and loaded.student == "prodlda"
+    np.testing.assert_array_equal(loaded.transform(texts[:20]), theta)
+
+
+def test_bat_works_on_another_student_and_teacher_input_option():
+    texts, topics, labels = planted_corpus(n_docs=200)
+    z = oracle_teacher_logits(_vocab_words(texts), texts, topics, labels)
+    model = softtopic.BAT(5, student="combined", teacher_input=True,
+                          **{**FAST, "epochs": 2})
+    assert isinstance(model, softtopic.CombinedTM)
+    assert model._input_features() == ("bow", "embedding", "teacher_logits")
+    with pytest.raises(ValueError, match="student must name"):
+        softtopic.BAT(5, student="bat")
+    with pytest.raises(ValueError, match="unknown model"):
+        softtopic.BAT(5, student="nope")
