@@ -130,3 +130,67 @@ def test_bat_works_on_another_student_and_teacher_input_option():
         softtopic.BAT(5, student="bat")
     with pytest.raises(ValueError, match="unknown model"):
         softtopic.BAT(5, student="nope")
+
+
+# ---------------------------------------------------------------------------- NeuroMax
+def test_info_nce_is_lower_when_theta_and_embeddings_are_aligned():
+    from softtopic.models.neuromax import info_nce
+    torch.manual_seed(0)
+    e = torch.randn(32, 16)
+    aligned = info_nce(e + 0.05 * torch.randn(32, 16), e)
+    shuffled = info_nce(e[torch.randperm(32)], e)
+    assert aligned < shuffled - 0.5
+    # bounded below by log(1 + (B - 1) e^-2) since |S| <= 1
+    assert aligned >= np.log(1 + 31 * np.exp(-2)) - 1e-5
+
+
+def test_group_target_and_plan_have_the_stated_marginals():
+    from softtopic.models.neuromax import GroupRegularizer, group_target_matrix
+    groups = torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 1, 2])
+    p = group_target_matrix(groups)
+    k = len(groups)
+    assert torch.allclose(p, p.T)
+    assert torch.allclose(p.sum(1), torch.full((k,), 1 / k), atol=1e-4)
+    assert abs(float(p.sum()) - 1) < 1e-3
+    assert p[0, 1] > 4 * p[0, 2] and float(p.diagonal().max()) <= 1e-4 / k * 2
+    reg = GroupRegularizer(k, n_groups=3)
+    reg.groups.copy_(groups)
+    reg.target.copy_(p)
+    q = reg.plan(torch.randn(k, 5))
+    assert torch.allclose(q.sum(1), p.sum(1), atol=1e-3 / k)
+    assert torch.allclose(q.sum(0), p.sum(0), atol=1e-3 / k)
+
+
+def synthetic_embeddings(labels, dim=16, seed=0):
+    """A stand-in for PLM document embeddings: one direction per planted topic, plus noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((labels.max() + 1, dim))
+    return (centres[labels] + 0.3 * rng.standard_normal((len(labels), dim))).astype(np.float32)
+
+
+NM_FAST = dict(epochs=40, batch_size=32, progress=False, seed=0, hidden_sizes=(64, 64),
+               lr_schedule=None, n_groups=3, gr_warmup=10)
+
+
+def test_neuromax_recovers_planted_topics_and_never_loads_the_plm_at_inference(
+        tmp_path, monkeypatch):
+    from softtopic.models import neural
+    from softtopic.views import sentence
+    texts, topics, labels = planted_corpus()
+    model = softtopic.NeuroMax(8, **NM_FAST)
+    model.fit(texts, features={"embedding": synthetic_embeddings(labels)})
+    assert min(recovered(model, topics)) >= 8, recovered(model, topics)
+    assert model.groups_applied_ and model.history_["parts"][-1]["group"] > 0
+    assert model.history_["parts"][0]["group"] == 0        # warm-up: no groups yet
+    groups = model.get_topic_groups()
+    assert sorted(t for g in groups for t in g) == list(range(8)) and len(groups) == 3
+    assert set(model.get_topic_info()["group"]) == {0, 1, 2}
+
+    def no_plm(*a, **k):
+        raise AssertionError("the PLM was loaded at inference")
+    monkeypatch.setattr(sentence, "load_sentence_encoder", no_plm)
+    monkeypatch.setitem(neural.FEATURE_PROVIDERS, "embedding", no_plm)
+    theta = model.transform(texts[:30])
+    loaded = softtopic.load(model.save(tmp_path / "nm"))
+    np.testing.assert_array_equal(loaded.transform(texts[:30]), theta)
+    assert loaded.get_topic_groups() == groups
