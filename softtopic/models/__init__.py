@@ -1,5 +1,6 @@
 from .base import TopicModel, load
 from .neural import NeuralTopicModel
-from .presets import CombinedTM, ProdLDA, ZeroShotTM
+from .presets import ECRTM, ETM, CombinedTM, ProdLDA, ZeroShotTM
 
-__all__ = ["TopicModel", "NeuralTopicModel", "ProdLDA", "ZeroShotTM", "CombinedTM", "load"]
+__all__ = ["TopicModel", "NeuralTopicModel", "ProdLDA", "ZeroShotTM", "CombinedTM", "ETM", "ECRTM",
+           "load"]

@@ -1,12 +1,14 @@
 """Model names as the CLI and the benchmark harness know them."""
 from __future__ import annotations
 
-from .presets import CombinedTM, ProdLDA, ZeroShotTM
+from .presets import ECRTM, ETM, CombinedTM, ProdLDA, ZeroShotTM
 
 MODELS: dict[str, type] = {
     "prodlda": ProdLDA,
     "zeroshot": ZeroShotTM,
     "combined": CombinedTM,
+    "etm": ETM,
+    "ecrtm": ECRTM,
 }
 
 
