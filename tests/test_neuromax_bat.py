@@ -126,6 +126,9 @@ def test_bat_works_on_another_student_and_teacher_input_option():
                           **{**FAST, "epochs": 2})
     assert isinstance(model, softtopic.CombinedTM)
     assert model._input_features() == ("bow", "embedding", "teacher_logits")
+    ecrtm = softtopic.BAT(5, student="ecrtm")   # the student's own defaults are kept
+    assert isinstance(ecrtm, softtopic.ECRTM) and ecrtm.reduction == "mean"
+    assert ecrtm.get_params()["ecr_weight"] == softtopic.ECRTM().ecr_weight
     with pytest.raises(ValueError, match="student must name"):
         softtopic.BAT(5, student="bat")
     with pytest.raises(ValueError, match="unknown model"):

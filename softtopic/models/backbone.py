@@ -42,7 +42,7 @@ class Encoder(nn.Module):
     """MLP from the input features to the posterior's mean and log-variance."""
 
     def __init__(self, input_dim: int, n_topics: int, hidden_sizes: Sequence[int] = (200, 200),
-                 activation: str = "softplus", dropout: float = 0.2):
+                 activation: str = "softplus", dropout: float = 0.2, batch_norm: bool = True):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -53,8 +53,8 @@ class Encoder(nn.Module):
         self.mlp = nn.Sequential(*layers, nn.Dropout(dropout))
         self.mu = nn.Linear(width, n_topics)
         self.logvar = nn.Linear(width, n_topics)
-        self.mu_bn = nn.BatchNorm1d(n_topics, affine=False)
-        self.logvar_bn = nn.BatchNorm1d(n_topics, affine=False)
+        self.mu_bn = nn.BatchNorm1d(n_topics, affine=False) if batch_norm else nn.Identity()
+        self.logvar_bn = nn.BatchNorm1d(n_topics, affine=False) if batch_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.mlp(x)
@@ -70,25 +70,31 @@ class VariationalTopicModel(nn.Module):
         target that reads several arrays sets `.features` (a tuple) instead, and its loss gets
         them in that order: `.loss(logits, *arrays)` (e.g. distillation reads bow and a teacher).
     regularizers: modules with `.features` and `forward(model, batch, out) -> scalar`.
+    prior_alpha: the prior is the Laplace approximation of Dirichlet(prior_alpha); None gives the
+    standard normal N(0, I) (ETM). encoder_batch_norm: batch norm on mu and log-variance.
     """
 
     def __init__(self, input_features: Sequence[str], input_dim: int, n_topics: int,
                  decoder: nn.Module, target, regularizers: Sequence[nn.Module] = (),
                  hidden_sizes: Sequence[int] = (200, 200), activation: str = "softplus",
-                 dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
-                 learn_prior: bool = True, reduction: str = "sum"):
+                 dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float | None = 1.0,
+                 learn_prior: bool = True, reduction: str = "sum", encoder_batch_norm: bool = True):
         super().__init__()
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
         self.input_features = tuple(input_features)
         self.n_topics = n_topics
-        self.encoder = Encoder(input_dim, n_topics, hidden_sizes, activation, dropout)
+        self.encoder = Encoder(input_dim, n_topics, hidden_sizes, activation, dropout,
+                               encoder_batch_norm)
         self.decoder = decoder
         self.target = target
         self.regularizers = nn.ModuleList(regularizers)
         self.theta_dropout = nn.Dropout(theta_dropout)
         self.reduction = reduction
-        mean, var = laplace_dirichlet_prior(n_topics, prior_alpha)
+        if prior_alpha is None:  # standard normal N(0, I), as ETM
+            mean, var = torch.zeros(n_topics), torch.ones(n_topics)
+        else:
+            mean, var = laplace_dirichlet_prior(n_topics, prior_alpha)
         if learn_prior:
             self.prior_mean, self.prior_var = nn.Parameter(mean), nn.Parameter(var)
         else:

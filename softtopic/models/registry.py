@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from .bat import BAT
-from .presets import CombinedTM, ProdLDA, ZeroShotTM
+from .neuromax import NeuroMax
+from .presets import ECRTM, ETM, CombinedTM, ProdLDA, ZeroShotTM
 
 MODELS: dict[str, type] = {
     "prodlda": ProdLDA,
     "zeroshot": ZeroShotTM,
     "combined": CombinedTM,
+    "etm": ETM,
+    "ecrtm": ECRTM,
     "bat": BAT,
+    "neuromax": NeuroMax,
 }
 
 
