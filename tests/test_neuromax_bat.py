@@ -197,3 +197,47 @@ def test_neuromax_recovers_planted_topics_and_never_loads_the_plm_at_inference(
     loaded = softtopic.load(model.save(tmp_path / "nm"))
     np.testing.assert_array_equal(loaded.transform(texts[:30]), theta)
     assert loaded.get_topic_groups() == groups
+
+
+# ---------------------------------------------------------------------------- BAT: teacher
+def tiny_bert(path, texts):
+    """A randomly initialised 1-layer BERT with a WordPiece tokenizer trained on `texts`, saved
+    where transformers' from_pretrained reads it."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(
+        vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    BertTokenizerFast(tokenizer_object=tok).save_pretrained(path)
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(path)
+    return str(path)
+
+
+def test_finetuned_teacher_chunks_long_documents_and_bat_with_teacher_input_reloads(tmp_path):
+    from softtopic.views.teacher import BowTeacher, split_words
+    texts, topics, labels = planted_corpus(n_docs=40, length=30)
+    path = tiny_bert(tmp_path / "bert", texts)
+    assert len(split_words(texts[0], 12)) == 3       # 30 words -> chunks of 12, 12, 6
+    from softtopic.preprocessing import Vocabulary
+    vocab = Vocabulary()
+    bow = vocab.fit_transform(texts)
+    teacher = BowTeacher("finetune", path, epochs=2, lr=1e-3, chunk_words=12,
+                         max_seq_length=32, progress=False).fit(texts, bow)
+    z = teacher.logits(texts[:5])
+    assert z.shape == (5, len(vocab)) and np.isfinite(z).all()
+    assert teacher.history[-1]["train_loss"] < teacher.history[0]["train_loss"]
+
+    model = softtopic.BAT(5, teacher_mode="finetune", teacher_encoder=path, teacher_epochs=1,
+                          teacher_lr=1e-3, teacher_chunk_words=12, teacher_input=True,
+                          max_seq_length=32, cache_dir=str(tmp_path / "cache"),
+                          **{**FAST, "epochs": 3})
+    model.fit(texts)
+    theta = model.transform(texts[:10])
+    loaded = softtopic.load(model.save(tmp_path / "bat"))
+    assert loaded.teacher_ is not None
+    np.testing.assert_allclose(loaded.transform(texts[:10]), theta, atol=1e-6)
