@@ -2,9 +2,9 @@
 __version__ = "0.1.0"
 
 from .corpus import Corpus, CorpusError, load_corpus  # noqa: E402
-from .models import (CombinedTM, NeuralTopicModel, ProdLDA, TopicModel,  # noqa: E402
-                     ZeroShotTM, load)
-from .models import SoftLabelTM  # noqa: E402
+from .models import (BAT, ECRTM, ETM, CombinedTM, NeuralTopicModel, NeuroMax,  # noqa: E402
+                     ProdLDA, SoftLabelTM, TopicModel, ZeroShotTM, load)
 
 __all__ = ["Corpus", "CorpusError", "load_corpus", "TopicModel", "NeuralTopicModel", "ProdLDA",
-           "ZeroShotTM", "CombinedTM", "SoftLabelTM", "load", "__version__"]
+           "ZeroShotTM", "CombinedTM", "SoftLabelTM", "ETM", "ECRTM", "BAT", "NeuroMax", "load",
+           "__version__"]

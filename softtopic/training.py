@@ -26,6 +26,7 @@ class TrainingConfig:
     device: str | None = None
     progress: bool = True
     drop_last: bool = True                      # as CTM; never drops when it would leave no batch
+    weight_decay: float = 0.0                   # Adam's L2 penalty (ETM: 1.2e-6)
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -71,7 +72,8 @@ def train(module, features: dict, rows: np.ndarray, config: TrainingConfig) -> d
     if missing:
         raise TrainingError(f"features {missing} are needed for training but were not computed")
     params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas))
+    optimizer = torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas),
+                                 weight_decay=config.weight_decay)
     scheduler = _scheduler(optimizer, config.lr_schedule, config.epochs)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)

@@ -16,6 +16,7 @@ MODEL_FLAGS = {
     # soft-label models (softtopic/models/presets.py: SoftLabelTM)
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
     "instruction": str, "max_document_tokens": int,
+    "student": str,  # BAT: the student preset
 }
 # flags whose constructor parameter has another name (`lambda` is a Python keyword)
 FLAG_PARAMS = {"lambda": "weight"}

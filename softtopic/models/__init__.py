@@ -1,6 +1,8 @@
+from .bat import BAT
 from .base import TopicModel, load
 from .neural import NeuralTopicModel
-from .presets import CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
+from .neuromax import NeuroMax
+from .presets import ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
 
 __all__ = ["TopicModel", "NeuralTopicModel", "ProdLDA", "ZeroShotTM", "CombinedTM", "SoftLabelTM",
-           "load"]
+           "ETM", "ECRTM", "BAT", "NeuroMax", "load"]

@@ -32,11 +32,17 @@ def laplace_dirichlet_prior(n_topics: int, alpha: float = 1.0) -> tuple[torch.Te
     return mean, var
 
 
+def target_features(target) -> tuple[str, ...]:
+    """The arrays a target reads: `target.features` when it has several, else `target.feature`."""
+    features = getattr(target, "features", None)
+    return tuple(features) if features else (target.feature,)
+
+
 class Encoder(nn.Module):
     """MLP from the input features to the posterior's mean and log-variance."""
 
     def __init__(self, input_dim: int, n_topics: int, hidden_sizes: Sequence[int] = (200, 200),
-                 activation: str = "softplus", dropout: float = 0.2):
+                 activation: str = "softplus", dropout: float = 0.2, batch_norm: bool = True):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -47,8 +53,8 @@ class Encoder(nn.Module):
         self.mlp = nn.Sequential(*layers, nn.Dropout(dropout))
         self.mu = nn.Linear(width, n_topics)
         self.logvar = nn.Linear(width, n_topics)
-        self.mu_bn = nn.BatchNorm1d(n_topics, affine=False)
-        self.logvar_bn = nn.BatchNorm1d(n_topics, affine=False)
+        self.mu_bn = nn.BatchNorm1d(n_topics, affine=False) if batch_norm else nn.Identity()
+        self.logvar_bn = nn.BatchNorm1d(n_topics, affine=False) if batch_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.mlp(x)
@@ -60,27 +66,35 @@ class VariationalTopicModel(nn.Module):
 
     input_features: names of the arrays concatenated (in order) as the encoder input.
     decoder: module mapping theta (B x K) to logits (B x V); see `softtopic.models.decoders`.
-    target: object with `.feature` (the array it reads) and `.loss(logits, target) -> (B,)`.
+    target: object with `.feature` (the array it reads) and `.loss(logits, target) -> (B,)`; a
+        target that reads several arrays sets `.features` (a tuple) instead, and its loss gets
+        them in that order: `.loss(logits, *arrays)` (e.g. distillation reads bow and a teacher).
     regularizers: modules with `.features` and `forward(model, batch, out) -> scalar`.
+    prior_alpha: the prior is the Laplace approximation of Dirichlet(prior_alpha); None gives the
+    standard normal N(0, I) (ETM). encoder_batch_norm: batch norm on mu and log-variance.
     """
 
     def __init__(self, input_features: Sequence[str], input_dim: int, n_topics: int,
                  decoder: nn.Module, target, regularizers: Sequence[nn.Module] = (),
                  hidden_sizes: Sequence[int] = (200, 200), activation: str = "softplus",
-                 dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
-                 learn_prior: bool = True, reduction: str = "sum"):
+                 dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float | None = 1.0,
+                 learn_prior: bool = True, reduction: str = "sum", encoder_batch_norm: bool = True):
         super().__init__()
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
         self.input_features = tuple(input_features)
         self.n_topics = n_topics
-        self.encoder = Encoder(input_dim, n_topics, hidden_sizes, activation, dropout)
+        self.encoder = Encoder(input_dim, n_topics, hidden_sizes, activation, dropout,
+                               encoder_batch_norm)
         self.decoder = decoder
         self.target = target
         self.regularizers = nn.ModuleList(regularizers)
         self.theta_dropout = nn.Dropout(theta_dropout)
         self.reduction = reduction
-        mean, var = laplace_dirichlet_prior(n_topics, prior_alpha)
+        if prior_alpha is None:  # standard normal N(0, I), as ETM
+            mean, var = torch.zeros(n_topics), torch.ones(n_topics)
+        else:
+            mean, var = laplace_dirichlet_prior(n_topics, prior_alpha)
         if learn_prior:
             self.prior_mean, self.prior_var = nn.Parameter(mean), nn.Parameter(var)
         else:
@@ -94,7 +108,7 @@ class VariationalTopicModel(nn.Module):
     def features_needed(self, training: bool) -> set[str]:
         needed = set(self.input_features)
         if training:
-            needed.add(self.target.feature)
+            needed.update(target_features(self.target))
             for reg in self.regularizers:
                 needed.update(reg.features)
         return needed
@@ -121,7 +135,8 @@ class VariationalTopicModel(nn.Module):
         """The training objective for one minibatch, and its parts for logging."""
         out = self(batch)
         reduce = torch.sum if self.reduction == "sum" else torch.mean
-        recon = reduce(self.target.loss(out["logits"], batch[self.target.feature]))
+        recon = reduce(self.target.loss(out["logits"],
+                                        *(batch[f] for f in target_features(self.target))))
         kl = reduce(self.prior_kl(out["mu"], out["logvar"]))
         total = recon + kl
         parts = {"recon": recon.item(), "kl": kl.item()}

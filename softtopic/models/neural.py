@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ..corpus import Corpus, as_corpus
@@ -41,6 +42,14 @@ def feature_provider(*names: str):
 @feature_provider("bow")
 def _bow_feature(model, corpus, vocabulary, bow):
     return {"bow": bow}
+
+
+@feature_provider("bow_norm")
+def _normalized_bow_feature(model, corpus, vocabulary, bow):
+    """The bag of words divided by document length (ETM's encoder input); empty rows stay 0."""
+    lengths = np.asarray(bow.sum(axis=1)).ravel()
+    scale = sp.diags(1.0 / np.maximum(lengths, 1.0)).astype(np.float32)
+    return {"bow_norm": sp.csr_matrix(scale @ bow, dtype=np.float32)}
 
 
 @feature_provider("embedding")
@@ -88,6 +97,7 @@ class NeuralTopicModel(TopicModel):
 
     default_input = "bow"
     default_decoder = "prodlda"
+    encoder_batch_norm = True   # batch norm on mu / log-variance (off for ETM)
 
     def __init__(self, n_topics: int = 50, *, input: str | None = None, decoder: str | None = None,
                  vocab_size: int = 2000, min_df: float | int = 1, max_df: float | int = 1.0,
@@ -135,7 +145,8 @@ class NeuralTopicModel(TopicModel):
         return "bow"
 
     def _extra_features(self) -> tuple[str, ...]:
-        """Features only regularisers read during training (never needed at inference)."""
+        """Features only regularisers (or a target reading several arrays) read during training;
+        never needed at inference."""
         return ()
 
     def _build_target(self, ctx: BuildContext):
@@ -221,7 +232,7 @@ class NeuralTopicModel(TopicModel):
             self._input_features(), input_dim, self.n_topics, self._build_decoder(ctx),
             self._build_target(ctx), self._build_regularizers(ctx), tuple(self.hidden_sizes),
             self.activation, self.dropout, self.theta_dropout, self.prior_alpha,
-            self.learn_prior, self.reduction)
+            self.learn_prior, self.reduction, encoder_batch_norm=self.encoder_batch_norm)
 
     # ------------------------------------------------------------------ fit / transform
     def fit(self, X, y=None, features: dict | None = None):
@@ -276,7 +287,7 @@ class NeuralTopicModel(TopicModel):
     def _theta(self, features: dict, n_documents: int, empty: np.ndarray) -> np.ndarray:
         theta = infer(self.module_, features, np.arange(n_documents), self.n_samples, self.seed,
                       self.device)
-        if "bow" in self._input_features() and len(empty):
+        if any(f.startswith("bow") for f in self._input_features()) and len(empty):
             theta[empty] = 1.0 / self.n_topics
         return theta / theta.sum(axis=1, keepdims=True)
 

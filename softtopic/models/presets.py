@@ -4,12 +4,18 @@ An ablation or a new model is a new preset here, not a new copy of the training 
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..training import TrainingConfig
 from ..views.encoder_teacher import DEFAULT_SCALE
 from . import teachers  # noqa: F401  (registers the lm_hidden/lm_logits/encoder_logits features)
-from .neural import NeuralTopicModel
+from .decoders import EmbeddingDistanceDecoder, ETMDecoder
+from .neural import BuildContext, NeuralTopicModel
+from .regularizers import EmbeddingClusteringRegularizer
 from .targets import BowReconstruction, SoftLabelTarget
+from .word_embeddings import vocabulary_word_embeddings
 
 
 class ProdLDA(NeuralTopicModel):
@@ -129,3 +135,123 @@ class SoftLabelTM(NeuralTopicModel):
 
     def _state_config(self):
         return {**super()._state_config(), "teacher": self.teacher_description()}
+class WordEmbeddingPreset(NeuralTopicModel):
+    """Shared by presets whose decoder holds word embeddings (ETM, ECRTM): where the embeddings
+    come from, and how they are saved (in the state dict: a reloaded model never recomputes them).
+
+    word_vectors: None embeds each vocabulary word with the sentence encoder (`encoder`, the
+    bundled offline default); or a word2vec (text/binary) or GloVe (text) file, missing words
+    initialised per `missing_words` ("random" or "zero") and reported in
+    `word_embedding_report_`.
+    """
+
+    default_missing_words = "random"
+
+    def _word_embeddings(self, ctx: BuildContext) -> np.ndarray:
+        if ctx.loading:  # shapes only; the saved state holds the values
+            return np.zeros((ctx.vocab_size, self.word_embedding_dim_), dtype=np.float32)
+        table, report = vocabulary_word_embeddings(
+            self.vocabulary_.words, self.word_vectors,
+            missing=self.missing_words or self.default_missing_words, seed=self.seed,
+            encoder=self.encoder, device=self.device, cache_dir=self.cache_dir,
+            progress=self.progress)
+        self.word_embedding_dim_ = int(table.shape[1])
+        self.word_embedding_report_ = report
+        return table
+
+    def _training_config(self) -> TrainingConfig:
+        # the references (ETM, ECRTM/TopMost) use Adam's default betas, not CTM's (0.99, 0.99)
+        return replace(super()._training_config(), betas=(0.9, 0.999))
+
+    def _state_config(self):
+        return {**super()._state_config(), "word_embedding_dim": self.word_embedding_dim_,
+                "word_embedding_report": self.word_embedding_report_}
+
+    def _restore(self, config, tensors):
+        self.word_embedding_dim_ = config["word_embedding_dim"]
+        self.word_embedding_report_ = config["word_embedding_report"]
+        super()._restore(config, tensors)
+
+
+class ETM(WordEmbeddingPreset):
+    """ETM (Dieng, Ruiz & Blei 2020): beta_k = softmax_V(rho alpha_k), a mixture decoder
+    (log(theta beta), no batch norm), a standard-normal prior N(0, I), the encoder reads the
+    length-normalised bag of words; ReLU MLP 800 x 800 without batch norm on mu / log-variance.
+
+    Defaults are OCTIS's ETM (which the soft-label paper ran): 100 epochs, batch 128, lr 5e-3,
+    weight decay 1.2e-6, encoder dropout 0.5, Adam betas (0.9, 0.999); theta = softmax(mu).
+    Word embeddings are frozen unless train_word_embeddings=True; missing words in a vector file
+    get N(0, 0.6^2) draws, as the original.
+    """
+
+    default_input = "bow_norm"
+    default_decoder = "etm"
+    encoder_batch_norm = False
+
+    def __init__(self, n_topics: int = 50, *, word_vectors: str | None = None,
+                 train_word_embeddings: bool = False, missing_words: str = "random",
+                 weight_decay: float = 1.2e-6, epochs: int = 100, batch_size: int = 128,
+                 lr: float = 5e-3, hidden_sizes: tuple[int, ...] = (800, 800),
+                 activation: str = "relu", dropout: float = 0.5, theta_dropout: float = 0.0,
+                 prior_alpha: float | None = None, learn_prior: bool = False,
+                 reduction: str = "mean", n_samples: int = 0, **kwargs):
+        self.word_vectors = word_vectors
+        self.train_word_embeddings = train_word_embeddings
+        self.missing_words = missing_words
+        self.weight_decay = weight_decay
+        super().__init__(n_topics, epochs=epochs, batch_size=batch_size, lr=lr,
+                         hidden_sizes=hidden_sizes, activation=activation, dropout=dropout,
+                         theta_dropout=theta_dropout, prior_alpha=prior_alpha,
+                         learn_prior=learn_prior, reduction=reduction, n_samples=n_samples,
+                         **kwargs)
+
+    def _build_decoder(self, ctx: BuildContext):
+        return ETMDecoder(ctx.n_topics, ctx.vocab_size, self._word_embeddings(ctx),
+                          train_word_embeddings=self.train_word_embeddings)
+
+    def _training_config(self) -> TrainingConfig:
+        return replace(super()._training_config(), weight_decay=self.weight_decay)
+
+
+class ECRTM(WordEmbeddingPreset):
+    """ECRTM (Wu et al. 2023): Euclidean-distance decoder (beta = softmax over topics of
+    -||t_k - w_v||^2 / tau, logits = BN(theta beta)) plus the ECR regulariser (Sinkhorn, log
+    domain). Fixed Laplace-Dirichlet(1) prior, losses averaged over the batch, theta =
+    softmax(mu), raw bag of words in.
+
+    Defaults are the soft-label paper's ECRTM baseline (TopMost-style): 200 epochs, batch 64,
+    lr 2e-3, no schedule, dropout 0, lambda_ECR 100, tau 0.2, alpha 20; trainable word
+    embeddings (missing words in a vector file get zero rows, as the reference).
+    """
+
+    default_input = "bow"
+    default_decoder = "ecrtm"
+    default_missing_words = "zero"
+
+    def __init__(self, n_topics: int = 50, *, word_vectors: str | None = None,
+                 train_word_embeddings: bool = True, missing_words: str = "zero",
+                 tau: float = 0.2, ecr_weight: float = 100.0, ecr_alpha: float = 20.0,
+                 ecr_max_iter: int = 1000, epochs: int = 200, batch_size: int = 64,
+                 lr: float = 2e-3, dropout: float = 0.0, theta_dropout: float = 0.0,
+                 learn_prior: bool = False, reduction: str = "mean", n_samples: int = 0,
+                 **kwargs):
+        self.word_vectors = word_vectors
+        self.train_word_embeddings = train_word_embeddings
+        self.missing_words = missing_words
+        self.tau = tau
+        self.ecr_weight = ecr_weight
+        self.ecr_alpha = ecr_alpha
+        self.ecr_max_iter = ecr_max_iter
+        super().__init__(n_topics, epochs=epochs, batch_size=batch_size, lr=lr,
+                         dropout=dropout, theta_dropout=theta_dropout, learn_prior=learn_prior,
+                         reduction=reduction, n_samples=n_samples, **kwargs)
+
+    def _build_decoder(self, ctx: BuildContext):
+        return EmbeddingDistanceDecoder(ctx.n_topics, ctx.vocab_size, self._word_embeddings(ctx),
+                                        train_word_embeddings=self.train_word_embeddings,
+                                        tau=self.tau)
+
+    def _build_regularizers(self, ctx: BuildContext) -> list:
+        return [*super()._build_regularizers(ctx),
+                EmbeddingClusteringRegularizer(self.ecr_weight, self.ecr_alpha,
+                                               self.ecr_max_iter)]

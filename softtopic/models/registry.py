@@ -1,7 +1,9 @@
 """Model names as the CLI and the benchmark harness know them."""
 from __future__ import annotations
 
-from .presets import CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
+from .bat import BAT
+from .neuromax import NeuroMax
+from .presets import ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
 
 
 class NamedSettings:
@@ -31,6 +33,10 @@ MODELS: dict[str, type] = {
     "softlabel-nll-bow": NamedSettings(SoftLabelTM, target="bow"),
     "softlabel-embeddings": NamedSettings(SoftLabelTM, input="embedding"),
     "softlabel-nll-bow-embeddings": NamedSettings(SoftLabelTM, input="embedding", target="bow"),
+    "etm": ETM,
+    "ecrtm": ECRTM,
+    "bat": BAT,
+    "neuromax": NeuroMax,
 }
 
 
