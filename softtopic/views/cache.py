@@ -1,0 +1,131 @@
+"""On-disk cache for views: arrays computed once per (view kind, settings, corpus) and reused.
+
+A view is computed in chunks of rows. Each finished chunk is written atomically (temporary file,
+then rename), so an interrupted run resumes at the first missing chunk and never keeps a torn
+one. When every chunk exists they are joined into one `.npy` per array, which is memory-mapped
+when read. The folder name is a hash of everything the result depends on; `key.json` beside the
+arrays records those parts in readable form.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("SOFTTOPIC_CACHE", Path.home() / ".cache" / "softtopic"))
+
+
+def cache_key(**parts) -> str:
+    """A stable hash of JSON-serialisable parts (order of keyword arguments does not matter)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def _atomic_save(path: Path, array: np.ndarray):
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class ChunkedView:
+    """A folder holding named arrays of `n_rows` rows, filled chunk by chunk.
+
+    compute(start, stop) must return {name: array with stop - start rows} for documents
+    [start, stop). Rows are written in document order whatever order compute works in.
+    """
+
+    def __init__(self, directory: str | Path, n_rows: int, chunk_size: int = 1024,
+                 dtype=np.float16, key_parts: dict | None = None):
+        self.dir = Path(directory)
+        self.n_rows = int(n_rows)
+        self.chunk_size = int(chunk_size)
+        self.dtype = np.dtype(dtype)
+        self.key_parts = key_parts or {}
+
+    @property
+    def n_chunks(self) -> int:
+        return max(1, -(-self.n_rows // self.chunk_size))
+
+    def _chunk_path(self, i: int, name: str) -> Path:
+        return self.dir / "chunks" / f"{i:06d}.{name}.npy"
+
+    def _done_marker(self, i: int) -> Path:
+        return self.dir / "chunks" / f"{i:06d}.done"
+
+    def is_complete(self) -> bool:
+        return (self.dir / "complete.json").exists()
+
+    def missing_chunks(self) -> list[int]:
+        return [i for i in range(self.n_chunks) if not self._done_marker(i).exists()]
+
+    def load(self, mmap: bool = True) -> dict[str, np.ndarray]:
+        meta = json.loads((self.dir / "complete.json").read_text())
+        return {name: np.load(self.dir / f"{name}.npy", mmap_mode="r" if mmap else None)
+                for name in meta["arrays"]}
+
+    def compute(self, compute: Callable[[int, int], dict[str, np.ndarray]],
+                desc: str = "view", progress: bool = True) -> dict[str, np.ndarray]:
+        if self.is_complete():
+            return self.load()
+        (self.dir / "chunks").mkdir(parents=True, exist_ok=True)
+        (self.dir / "key.json").write_text(json.dumps(
+            {**self.key_parts, "n_rows": self.n_rows, "chunk_size": self.chunk_size,
+             "dtype": self.dtype.name}, indent=1, default=str))
+        todo = self.missing_chunks()
+        done_rows = self.n_rows - sum(self._rows(i) for i in todo)
+        bar = tqdm(total=self.n_rows, initial=done_rows, desc=desc, unit="doc",
+                   disable=not progress, dynamic_ncols=True)
+        names = None
+        t0 = time.perf_counter()
+        for i in todo:
+            start, stop = i * self.chunk_size, min((i + 1) * self.chunk_size, self.n_rows)
+            arrays = compute(start, stop)
+            for name, a in arrays.items():
+                a = np.asarray(a)
+                if a.shape[0] != stop - start:
+                    raise RuntimeError(f"view {desc}: array {name!r} has {a.shape[0]} rows for "
+                                       f"chunk of {stop - start} documents")
+                _atomic_save(self._chunk_path(i, name), a.astype(self.dtype, copy=False))
+            names = sorted(arrays)
+            self._done_marker(i).write_text(json.dumps(names))
+            bar.update(stop - start)
+        bar.close()
+        if names is None:  # every chunk was already there
+            names = json.loads(self._done_marker(0).read_text())
+        self._join(names)
+        if todo:
+            (self.dir / "timing.json").write_text(json.dumps(
+                {"seconds": time.perf_counter() - t0, "rows_computed": self.n_rows - done_rows}))
+        return self.load()
+
+    def _rows(self, i: int) -> int:
+        return min((i + 1) * self.chunk_size, self.n_rows) - i * self.chunk_size
+
+    def _join(self, names: list[str]):
+        for name in names:
+            parts = [np.load(self._chunk_path(i, name), mmap_mode="r") for i in range(self.n_chunks)]
+            shape = (self.n_rows,) + parts[0].shape[1:]
+            out = np.lib.format.open_memmap(self.dir / f"{name}.npy.tmp", mode="w+",
+                                            dtype=self.dtype, shape=shape)
+            row = 0
+            for p in parts:
+                out[row:row + len(p)] = p
+                row += len(p)
+            out.flush()
+            del out
+            os.replace(self.dir / f"{name}.npy.tmp", self.dir / f"{name}.npy")
+        (self.dir / "complete.json").write_text(json.dumps({"arrays": names,
+                                                            "n_rows": self.n_rows}))
+        shutil.rmtree(self.dir / "chunks", ignore_errors=True)
