@@ -14,6 +14,7 @@ from softtopic.benchmark.config import ConfigError, load_config, parse_config
 from softtopic.benchmark.datasets import load_dataset, prepare
 from softtopic.benchmark.report import build_report, collect
 from softtopic.benchmark.runner import run_grid
+from softtopic.benchmark.worker import main as worker_main, write_json_atomic
 from softtopic.benchmark.stats import not_worse_than_best, two_way_anova_additive
 from softtopic.cli import main as cli_main
 
@@ -152,7 +153,7 @@ def test_grid_end_to_end_with_resume_and_report(tmp_path, monkeypatch):
     cfg = parse_config(raw, allow_unknown_models=True)
     out = tmp_path / "out"
     log = []
-    results = run_grid(cfg, out, cache_dir=str(tmp_path / "cache"), echo=log.append)
+    results = run_grid(cfg, out, jobs=2, cache_dir=str(tmp_path / "cache"), echo=log.append)
     status = {str(r.spec.relpath): r.status for r in results}
     assert list(status.values()).count("done") == 4
     assert status["toy/no-such-model/k3/seed0"] == "failed"
@@ -188,15 +189,20 @@ def test_grid_end_to_end_with_resume_and_report(tmp_path, monkeypatch):
 
 
 def test_failing_run_records_traceback(tmp_path):
+    # the worker in-process (the runner starts the same entry point as a subprocess)
     raw = grid_config(tmp_path)
     raw["models"] = [{"name": "prodlda", "params": {"lr": -1.0}}]
     raw["seeds"] = [0]
-    out = tmp_path / "out"
-    results = run_grid(parse_config(raw), out, echo=lambda s: None)
-    assert results[0].status == "failed" and "lr must be positive" in results[0].error
-    err = json.loads((out / "toy/prodlda/k3/seed0/error.json").read_text())
+    spec = parse_config(raw).runs()[0]
+    run_dir = tmp_path / "out" / spec.relpath
+    run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / "spec.json", spec.to_dict())
+    assert worker_main([str(run_dir)]) == 1
+    err = json.loads((run_dir / "error.json").read_text())
+    assert "lr must be positive" in err["error"]
     assert any("_validate_params" in line for line in err["traceback_tail"])
-    assert not (out / "toy/prodlda/k3/seed0/done.json").exists()
+    assert not (run_dir / "done.json").exists()
+    assert collect(tmp_path / "out")["status"].tolist() == ["failed"]
 
 
 def test_bench_cli_dry_run_and_error(tmp_path, capsys):
