@@ -14,7 +14,8 @@ from softtopic.benchmark.config import ConfigError, load_config, parse_config
 from softtopic.benchmark.datasets import load_dataset, prepare
 from softtopic.benchmark.report import build_report, collect
 from softtopic.benchmark.runner import run_grid
-from softtopic.benchmark.worker import main as worker_main, write_json_atomic
+from softtopic.benchmark.files import write_json_atomic
+from softtopic.benchmark.worker import main as worker_main
 from softtopic.benchmark.stats import not_worse_than_best, two_way_anova_additive
 from softtopic.cli import main as cli_main
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .stats import minmax, not_worse_than_best, two_way_anova_additive
-from .worker import DONE, ERROR, SPEC
+from .files import DONE, ERROR, SPEC
 
 # metric key (lower case) -> display name, in the paper's column order
 METRIC_NAMES = {"cv": "C_V", "c_v": "C_V", "cv_wiki": "C_V", "llm": "LLM", "llm_rating": "LLM",
@@ -56,6 +56,7 @@ def collect(out: str | Path) -> pd.DataFrame:
             row.update({f"metric:{k}": v for k, v in metrics["metrics"].items()})
             row["dropped_blank"] = metrics.get("dataset", {}).get("dropped_blank")
             row["implementation"] = metrics.get("implementation")
+            row["not_computed"] = ", ".join(metrics.get("not_computed", []))
             timings = json.loads((run_dir / "timings.json").read_text())
             row.update({f"time:{k}": v for k, v in timings.items() if not isinstance(v, list)})
         elif (run_dir / ERROR).exists():
@@ -236,6 +237,10 @@ def build_report(out: str | Path, cache_dir: str | Path | None = None, alpha: fl
              f"per-run values, alpha = {alpha}).")
     if "implementation" in done and len(done):
         add_text("Metrics computed by: " + ", ".join(sorted(set(done["implementation"].dropna()))))
+        missing = sorted({m for x in done.get("not_computed", pd.Series(dtype=str)).dropna()
+                          for m in x.split(", ") if m})
+        if missing:
+            add_text("Requested but not computed by that implementation: " + ", ".join(missing))
     if "dropped_blank" in done and done["dropped_blank"].notna().any():
         for dataset, sub in done.groupby("dataset"):
             add_text(f"{dataset}: {int(sub['dropped_blank'].max())} blank documents dropped "

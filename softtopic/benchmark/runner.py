@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..models.registry import MODELS
 from .config import BenchConfig, RunSpec
-from .worker import DONE, ERROR, SPEC, record_failure, write_json_atomic
+from .files import DONE, ERROR, SPEC, record_failure, write_json_atomic
 
 
 @dataclass

@@ -40,8 +40,9 @@ def score_run(run_dir: str | Path, evaluation: dict, dataset_path: str) -> dict:
         wanted = evaluation.get("metrics") or list(FALLBACK_METRICS)
         values = fallback_metrics(topics, theta, labels, wanted)
         implementation = "softtopic.benchmark.scoring fallback (softtopic.evaluation missing)"
-    return {"metrics": _flatten(values), "top_n": top_n, "reference": reference,
-            "implementation": implementation}
+    unsupported = sorted(values.pop("unsupported", {}) or {})
+    return {"metrics": _flatten(values), "not_computed": unsupported, "top_n": top_n,
+            "reference": reference, "implementation": implementation}
 
 
 def _flatten(values: dict) -> dict:

@@ -7,19 +7,12 @@ atomically, done.json. A failure writes error.json (message and traceback tail) 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
-DONE, ERROR, SPEC = "done.json", "error.json", "spec.json"
-
-
-def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+from .files import DONE, SPEC, record_failure, write_json_atomic
 
 
 def run(run_dir: Path) -> dict:
@@ -60,12 +53,6 @@ def run(run_dir: Path) -> dict:
             "metrics": scores["metrics"]}
     write_json_atomic(run_dir / DONE, done)
     return done
-
-
-def record_failure(run_dir: Path, message: str, tb: str) -> None:
-    lines = tb.strip().splitlines()
-    write_json_atomic(run_dir / ERROR, {"error": message, "traceback_tail": lines[-25:],
-                                        "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
 def main(argv=None) -> int:
