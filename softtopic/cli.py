@@ -10,6 +10,7 @@ from . import __version__
 from .corpus import CorpusError
 
 COMMANDS = ["fit", "demo"]
+COMMANDS += ["bench", "bench_report", "prepare_dataset"]  # benchmark harness
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,36 @@
+"""softtopic bench CONFIG --out DIR: run a benchmark grid (resumable; done runs are skipped)."""
+from __future__ import annotations
+
+from ..benchmark.config import load_config
+from ..benchmark.runner import run_grid
+
+
+def add_parser(sub):
+    p = sub.add_parser("bench", help="run a benchmark grid from a YAML config (resumable)")
+    p.add_argument("config", help="YAML config (see configs/)")
+    p.add_argument("--out", required=True, help="output folder: one folder per run")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1)")
+    p.add_argument("--cache", default=None,
+                   help="view / reference-statistics cache shared by all runs "
+                        "(default: $SOFTTOPIC_CACHE or ~/.cache/softtopic)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    p.add_argument("--allow-unknown-models", action="store_true",
+                   help="record runs of models missing from the registry as failed instead of "
+                        "refusing the config")
+    p.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+    config = load_config(args.config, allow_unknown_models=args.allow_unknown_models)
+    if args.dry_run:
+        specs = config.runs()
+        for s in specs:
+            print(s.relpath)
+        print(f"{len(specs)} runs")
+        return 0
+    results = run_grid(config, args.out, jobs=args.jobs, cache_dir=args.cache,
+                       timeout=args.timeout)
+    return 1 if any(r.status == "failed" for r in results) else 0
