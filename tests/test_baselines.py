@@ -132,3 +132,18 @@ def test_word_vector_file_missing_words(vector_file, tmp_path):
     np.testing.assert_array_equal(table[0], [4, 5, 6])
     assert report["missing"] == 2 and report["missing_words"] == ["Hello", "gone"]
     assert table[2].any()
+
+
+# ---------------------------------------------------------------------------------- LDA
+def test_lda_recovers_planted_topics_and_reloads(planted, tmp_path):
+    from softtopic.models.wrappers import LDA
+    docs, topics, _ = planted
+    model = LDA(K_PLANTED, passes=50, chunksize=60, seed=0, progress=False).fit(docs + [""])
+    assert list(model.empty_documents_) == [len(docs)]
+    np.testing.assert_allclose(model.theta_[-1], 1 / K_PLANTED)
+    assert_common_outputs(model, len(docs) + 1, K_PLANTED, len(model.vocabulary_))
+    assert_recovers(model, topics)
+    np.testing.assert_array_equal(model.transform(docs[:5]), model.transform(docs[:5]))
+    assert_reload_identical(model, docs, tmp_path)
+    again = LDA(K_PLANTED, passes=50, chunksize=60, seed=0, progress=False).fit(docs + [""])
+    np.testing.assert_array_equal(again.topic_word_, model.topic_word_)   # seeded

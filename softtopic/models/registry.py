@@ -1,6 +1,7 @@
 """Model names as the CLI and the benchmark harness know them."""
 from __future__ import annotations
 
+from .wrappers import LDA
 from .presets import ECRTM, ETM, CombinedTM, ProdLDA, ZeroShotTM
 
 MODELS: dict[str, type] = {
@@ -9,6 +10,7 @@ MODELS: dict[str, type] = {
     "combined": CombinedTM,
     "etm": ETM,
     "ecrtm": ECRTM,
+    "lda": LDA,
 }
 
 
