@@ -13,6 +13,7 @@ MODEL_FLAGS = {
     "vocab_size": int, "epochs": int, "batch_size": int, "lr": float, "seed": int,
     "encoder": str, "device": str, "min_df": float, "max_df": float, "n_samples": int,
     "cache_dir": str,
+    "word_vectors": str, "passes": int,   # ETM/ECRTM word-vector file; LDA passes
 }
 
 

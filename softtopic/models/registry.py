@@ -1,7 +1,7 @@
 """Model names as the CLI and the benchmark harness know them."""
 from __future__ import annotations
 
-from .wrappers import LDA
+from .wrappers import LDA, BERTopic, FASTopic
 from .presets import ECRTM, ETM, CombinedTM, ProdLDA, ZeroShotTM
 
 MODELS: dict[str, type] = {
@@ -11,6 +11,8 @@ MODELS: dict[str, type] = {
     "etm": ETM,
     "ecrtm": ECRTM,
     "lda": LDA,
+    "fastopic": FASTopic,
+    "bertopic": BERTopic,
 }
 
 
