@@ -1,7 +1,7 @@
 """Baselines of the paper's Table 1 through the common API: planted-topic recovery, save/load
 round trips, word-vector files, and the missing-package message of wrapped models."""
-import builtins
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -132,3 +132,56 @@ def test_word_vector_file_missing_words(vector_file, tmp_path):
     np.testing.assert_array_equal(table[0], [4, 5, 6])
     assert report["missing"] == 2 and report["missing_words"] == ["Hello", "gone"]
     assert table[2].any()
+
+
+# ---------------------------------------------------------------------------------- LDA
+def test_lda_recovers_planted_topics_and_reloads(planted, tmp_path):
+    from softtopic.models.wrappers import LDA
+    docs, topics, _ = planted
+    model = LDA(K_PLANTED, passes=50, chunksize=60, seed=0, progress=False).fit(docs + [""])
+    assert list(model.empty_documents_) == [len(docs)]
+    np.testing.assert_allclose(model.theta_[-1], 1 / K_PLANTED)
+    assert_common_outputs(model, len(docs) + 1, K_PLANTED, len(model.vocabulary_))
+    assert_recovers(model, topics)
+    np.testing.assert_array_equal(model.transform(docs[:5]), model.transform(docs[:5]))
+    assert_reload_identical(model, docs, tmp_path)
+    again = LDA(K_PLANTED, passes=50, chunksize=60, seed=0, progress=False).fit(docs + [""])
+    np.testing.assert_array_equal(again.topic_word_, model.topic_word_)   # seeded
+
+
+# ---------------------------------------------------------------------------------- wrapped
+def test_missing_wrapped_package_says_which_extra(monkeypatch, planted):
+    from softtopic.models.wrappers import BERTopic, FASTopic
+    for package in ("fastopic", "bertopic"):   # a None entry makes `import package` fail
+        monkeypatch.setitem(sys.modules, package, None)
+    for klass, package in ((FASTopic, "fastopic"), (BERTopic, "bertopic")):
+        with pytest.raises(ImportError, match=rf"{package}.*softtopic\[baselines\]"):
+            klass(4, progress=False).fit(planted[0])
+
+
+needs = lambda package: pytest.mark.skipif(importlib.util.find_spec(package) is None,  # noqa
+                                           reason=f"{package} not installed")
+
+
+@needs("fastopic")
+def test_fastopic_recovers_planted_topics_and_reloads(planted, tmp_path):
+    from softtopic.models.wrappers import FASTopic
+    docs, topics, _ = planted
+    model = FASTopic(K_PLANTED, epochs=100, seed=0, progress=False).fit(docs)
+    assert_common_outputs(model, len(docs), K_PLANTED, len(model.vocabulary_))
+    assert_recovers(model, topics)
+    assert_reload_identical(model, docs, tmp_path)
+
+
+@pytest.mark.slow   # UMAP's numba compilation alone takes about a minute on a busy CPU
+@needs("bertopic")
+def test_bertopic_outputs_and_reload(planted, tmp_path):
+    from softtopic.models.wrappers import BERTopic
+    docs, topics, _ = planted
+    model = BERTopic(K_PLANTED, seed=0, progress=False).fit(docs)
+    assert model.n_topics_ <= K_PLANTED
+    assert_common_outputs(model, len(docs), model.n_topics_, len(model.vocabulary_))
+    assert -1 not in set(np.argmax(model.theta_, 1))
+    if model.n_topics_ == K_PLANTED:
+        assert_recovers(model, topics)
+    assert_reload_identical(model, docs, tmp_path)

@@ -17,6 +17,7 @@ MODEL_FLAGS = {
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
     "instruction": str, "max_document_tokens": int,
     "student": str,  # BAT: the student preset
+    "word_vectors": str, "passes": int,   # ETM/ECRTM word-vector file; LDA passes
 }
 # flags whose constructor parameter has another name (`lambda` is a Python keyword)
 FLAG_PARAMS = {"lambda": "weight"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .bat import BAT
 from .neuromax import NeuroMax
 from .presets import ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
+from .wrappers import LDA, BERTopic, FASTopic
 
 
 class NamedSettings:
@@ -37,6 +38,9 @@ MODELS: dict[str, type] = {
     "ecrtm": ECRTM,
     "bat": BAT,
     "neuromax": NeuroMax,
+    "lda": LDA,
+    "fastopic": FASTopic,
+    "bertopic": BERTopic,
 }
 
 
