@@ -20,6 +20,9 @@ class NamedSettings:
     def __call__(self, *args, **kwargs):
         return self.cls(*args, **{**self.settings, **kwargs})
 
+    def _param_names(self) -> list[str]:
+        return self.cls._param_names()
+
     def __repr__(self):
         return f"{self.cls.__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings.items())})"
 
