@@ -9,7 +9,7 @@ import sys
 from . import __version__
 from .corpus import CorpusError
 
-COMMANDS = ["fit", "demo", "soft_labels"]
+COMMANDS = ["fit", "demo", "soft_labels", "evaluate"]
 COMMANDS += ["bench", "bench_report", "prepare_dataset"]  # benchmark harness
 
 
