@@ -251,13 +251,20 @@ def test_token_batches_respect_both_budgets():
         assert len(b) <= 2
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100
     assert batches[0] == [5]  # longest first, alone
+    # a padding bound keeps documents of very different lengths apart
+    for b in token_batches(lengths, batch_size=8, batch_tokens=1000, max_padding=0.1):
+        assert min(lengths[i] for i in b) >= 0.9 * max(lengths[i] for i in b)
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_batched_results_equal_one_at_a_time(loaded, style):
     texts = topic_texts(12, min_words=1, max_words=80) + [""]
-    batched = view_of(loaded, style, batch_size=64, batch_tokens=100_000)(texts, VOCAB)
-    small = view_of(loaded, style, batch_size=3, batch_tokens=150)(texts, VOCAB)
+    batched = view_of(loaded, style, batch_size=64, batch_tokens=100_000, max_padding=1.0)
+    assert batched.feed_forward_rows(torch.device("cpu")) > 1000
+    batched = batched(texts, VOCAB)
+    small = view_of(loaded, style, batch_size=3, batch_tokens=150, max_padding=1.0)
+    small.FEED_FORWARD_ROWS = {"cpu": 16}  # feed-forward blocks in chunks of 16 rows
+    small = small(texts, VOCAB)
     single = view_of(loaded, style, batch_size=1)(texts, VOCAB)
     for other in (small, single):
         np.testing.assert_allclose(batched["logits"], other["logits"], atol=1e-4, rtol=1e-4)
@@ -359,3 +366,17 @@ def test_view_folder_and_cli(lm_paths, tmp_path, capsys):
     assert report["word_scoring"]["scoring"] == "variants" and report["tau"] == 3.0
     printed = capsys.readouterr().out
     assert "share their tokens" in printed and "document d0:" in printed
+
+
+def test_chunked_feed_forward_is_exact_and_restores_the_model(loaded):
+    from softtopic.views.lm_memory import chunked_feed_forward
+    model, _ = loaded["bytelevel"]
+    decoder = model.get_decoder()
+    ids = torch.randint(5, 300, (2, 37))
+    with torch.no_grad():
+        plain = decoder(input_ids=ids).last_hidden_state
+        with chunked_feed_forward(decoder, max_rows=8) as n_blocks:
+            assert n_blocks == len(decoder.layers)
+            chunked = decoder(input_ids=ids).last_hidden_state
+    torch.testing.assert_close(chunked, plain, atol=1e-5, rtol=1e-5)
+    assert all("forward" not in layer.mlp.__dict__ for layer in decoder.layers)

@@ -15,6 +15,8 @@ states and full-vocabulary logits at every position):
   that a model's config declares are applied too, and the first computed chunk is checked once
   against the full model's own logits, so a model whose head does something else is refused
   rather than silently mis-scored;
+- feed-forward blocks run over bounded row chunks (see `lm_memory`), so a long document's
+  activation memory stays small;
 - results are written in chunks to the on-disk cache (`ChunkedView`): an interrupted run
   resumes at the first missing chunk.
 """
@@ -32,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cache import ChunkedView, cache_key, default_cache_dir
+from .lm_memory import chunked_feed_forward
 from .lm_prompt import DEFAULT_TEMPLATE, PROMPTS, PromptEncoder, resolve_instruction
 from .lm_words import SCORING_POLICIES, WordScoring, word_token_ids
 from .sentence import model_fingerprint
@@ -168,15 +171,20 @@ def _tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def token_batches(lengths, batch_size: int, batch_tokens: int) -> list[list[int]]:
-    """Group document indices into batches of similar length: sorted longest first (the largest
-    batch runs first, so running out of memory shows at once), each batch holding at most
-    `batch_size` documents and `batch_tokens` padded tokens (a longer document runs alone)."""
+def token_batches(lengths, batch_size: int, batch_tokens: int,
+                  max_padding: float = 1.0) -> list[list[int]]:
+    """Group document indices into batches of similar length.
+
+    Sorted longest first (the largest batch runs first, so running out of memory shows at
+    once); a batch holds at most `batch_size` documents and `batch_tokens` padded tokens (a
+    longer document runs alone), and a document shorter than (1 - max_padding) x the batch's
+    longest starts a new batch, which bounds the share of padding in every batch."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches, current = [], []
     for i in order:
         if current and ((len(current) + 1) * lengths[current[0]] > batch_tokens
-                        or len(current) >= batch_size):
+                        or len(current) >= batch_size
+                        or lengths[i] < (1 - max_padding) * lengths[current[0]]):
             batches.append(current)
             current = []
         current.append(i)
@@ -197,6 +205,8 @@ class LanguageModelView:
     scoring: "first-token" or "variants" (see `lm_words`).
     max_document_tokens: token budget of the document part (None: no limit).
     batch_size / batch_tokens: most documents / padded tokens in one forward pass.
+    max_padding: most share of padding in a batch; None: 0.1 on CPU, where padding is pure
+        waste, 0.5 on GPU, where larger batches matter more.
     dtype: None/"auto" (bf16 on CUDA, fp32 on CPU), "float32", "bfloat16" or "float16".
     device: None/"auto" (CUDA when available), or any torch device string.
     cache_dir: folder of the on-disk cache (None: the default cache; False: no cache).
@@ -206,7 +216,8 @@ class LanguageModelView:
     def __init__(self, model: str | object, tokenizer=None, instruction: str = "default",
                  template: str = DEFAULT_TEMPLATE, chat_template: bool = False,
                  scoring: str = "first-token", max_document_tokens: int | None = 512,
-                 batch_size: int = 64, batch_tokens: int = 8192, dtype=None, device=None,
+                 batch_size: int = 64, batch_tokens: int = 8192,
+                 max_padding: float | None = None, dtype=None, device=None,
                  cache_dir: str | Path | None | bool = None, chunk_size: int = 256,
                  progress: bool = True):
         resolve_instruction(instruction)  # fail early on an empty instruction
@@ -218,6 +229,8 @@ class LanguageModelView:
                             ("chunk_size", chunk_size)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if max_padding is not None and not 0.0 <= max_padding <= 1.0:
+            raise ValueError(f"max_padding must be in [0, 1] or None, got {max_padding!r}")
         if max_document_tokens is not None and (not isinstance(max_document_tokens, int)
                                                 or max_document_tokens < 0):
             raise ValueError(f"max_document_tokens must be a non-negative integer or None, got "
@@ -233,12 +246,20 @@ class LanguageModelView:
         self.max_document_tokens = max_document_tokens
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
+        self.max_padding = max_padding
         self.dtype = dtype
         self.device = device
         self.cache_dir = cache_dir
         self.chunk_size = chunk_size
         self.progress = progress
         self.model_ = self.tokenizer_ = None
+
+    # Feed-forward blocks run over at most this many positions at a time (see lm_memory):
+    # on CPU memory is the scarcer resource; on GPU larger matrix products run faster.
+    FEED_FORWARD_ROWS = {"cpu": 1024, "cuda": 16384}
+
+    def feed_forward_rows(self, device: torch.device) -> int:
+        return self.FEED_FORWARD_ROWS.get(device.type, self.FEED_FORWARD_ROWS["cpu"])
 
     # ---- loading
 
@@ -287,6 +308,8 @@ class LanguageModelView:
                 "chat_template": bool(self.chat_template), "scoring": self.scoring,
                 "vocab": hashlib.sha256("\n".join(vocab_words).encode()).hexdigest(),
                 "corpus": corpus_hash, "max_document_tokens": self.max_document_tokens,
+                # chunk i holds rows [i * chunk_size, ...): a resumed run must use the same size
+                "chunk_size": self.chunk_size,
                 "dtype": str(self.model_dtype).replace("torch.", "")}
 
     # ---- computing
@@ -306,7 +329,6 @@ class LanguageModelView:
         self.head_ = RestrictedHead(model, self.scoring_.token_ids, _device_of(model))
         self._stats = {"documents": 0, "tokens": 0, "padded_tokens": 0, "seconds": 0.0,
                        "tokenize_seconds": 0.0}
-        self._verified = False
         t0 = time.perf_counter()
         if self.cache_dir is False:
             with self._progress_bar(len(texts), 0) as self._bar:
@@ -334,12 +356,17 @@ class LanguageModelView:
     def compute(self, texts: list[str]) -> dict[str, np.ndarray]:
         """The view of a list of documents, without the cache (one cache chunk's work)."""
         model, _ = self.load()
+        if getattr(self, "head_check_", None) is None:
+            self.head_check_ = self.check_head()
         t0 = time.perf_counter()
         prompts = self.prompt_.encode(texts)
         self._stats["tokenize_seconds"] += time.perf_counter() - t0
         lengths = [len(p.ids) for p in prompts]
         hidden = logits = None
-        for batch in token_batches(lengths, self.batch_size, self.batch_tokens):
+        max_padding = self.max_padding
+        if max_padding is None:
+            max_padding = 0.5 if _device_of(model).type == "cuda" else 0.1
+        for batch in token_batches(lengths, self.batch_size, self.batch_tokens, max_padding):
             t1 = time.perf_counter()
             h, token_logits = self._forward([prompts[i].ids for i in batch])
             words = self.scoring_.word_logits(token_logits)
@@ -356,10 +383,6 @@ class LanguageModelView:
                 self._bar.update(len(batch))
                 self._bar.set_postfix(tok_s=f"{self._stats['tokens'] / self._stats['seconds']:.0f}",
                                       refresh=False)
-        if not self._verified:
-            shortest = min(range(len(texts)), key=lambda i: lengths[i])
-            self._verify_head(prompts[shortest].ids, logits[shortest])
-            self._verified = True
         return {"hidden": hidden, "logits": logits,
                 "document_tokens": np.array([p.document_tokens for p in prompts], np.int32),
                 "truncated": np.array([p.truncated for p in prompts], np.uint8)}
@@ -382,31 +405,35 @@ class LanguageModelView:
         if "position_ids" in inspect.signature(decoder.forward).parameters:
             # positions count real tokens only, so padding does not shift a document's positions
             inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(device)
-        out = decoder(**inputs)
+        with chunked_feed_forward(decoder, self.feed_forward_rows(device)):
+            out = decoder(**inputs)
         last = (out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0])[:, -1]
         return last.float(), self.head_(last)
 
     @torch.inference_mode()
-    def _verify_head(self, ids: list[int], word_logits: np.ndarray):
-        """Compare the restricted head with the full model's own logits on one prompt: catches
-        a head transformation this module does not reproduce."""
+    def check_head(self) -> dict:
+        """Compare the restricted head with the full model's own logits on one short prompt
+        (done once per view): catches a head transformation this module does not reproduce."""
         model, _ = self.load()
-        device = _device_of(model)
-        kwargs = {"input_ids": torch.as_tensor([ids], device=device), "use_cache": False}
+        ids = self.prompt_.encode(["The topic of this short document is the weather."])[0].ids
+        _, token_logits = self._forward([ids])
+        ours = self.scoring_.word_logits(token_logits)[0].cpu().numpy()
+        kwargs = {"input_ids": torch.as_tensor([ids], device=_device_of(model)),
+                  "use_cache": False}
         if "logits_to_keep" in inspect.signature(model.forward).parameters:
-            kwargs["logits_to_keep"] = 1
+            kwargs["logits_to_keep"] = 1  # the full head, but at the last position only
         full = model(**kwargs).logits[0, -1].float()
         needed = full[torch.as_tensor(self.scoring_.token_ids, device=full.device)]
         reference = self.scoring_.word_logits(needed[None])[0].cpu().numpy()
-        diff = float(np.max(np.abs(reference - word_logits)))
+        diff = float(np.max(np.abs(reference - ours)))
         scale = 1.0 + float(np.max(np.abs(reference)))
-        tolerance = 1e-3 if self.model_dtype == torch.float32 else 5e-2
-        self.head_check_ = {"max_abs_difference": diff, "tolerance": tolerance * scale}
-        if not diff <= tolerance * scale:
+        tolerance = (1e-3 if self.model_dtype == torch.float32 else 5e-2) * scale
+        if not diff <= tolerance:
             raise RuntimeError(
                 f"the restricted output head does not reproduce {type(model).__name__}'s logits "
                 f"(largest difference {diff:.3g}, logits up to {scale - 1:.3g}): the model "
                 "transforms its logits in a way softtopic does not know. Please report it.")
+        return {"max_abs_difference": diff, "tolerance": tolerance}
 
     # ---- reporting and writing
 
