@@ -331,7 +331,8 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default=None, help="default: float32 on CPU, bfloat16 on CUDA")
     p.add_argument("--batch-tokens", type=int, default=None,
-                   help="padded tokens per batch (default: 4096 on CPU, 65536 on CUDA)")
+                   help="padded tokens per batch (default: the view's, 2048 on CPU, 16384 on "
+                        "CUDA)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--clock", choices=("cpu", "wall"), default=None,
@@ -344,7 +345,7 @@ def main():
     args = p.parse_args()
     cuda = args.device.startswith("cuda")
     args.dtype = args.dtype or ("bfloat16" if cuda else "float32")
-    args.batch_tokens = args.batch_tokens or (65536 if cuda else 4096)
+    args.batch_tokens = args.batch_tokens or (16384 if cuda else 2048)
     args.clock = args.clock or ("wall" if cuda else "cpu")
     if args.quick:
         args.docs = min(args.docs, 60)

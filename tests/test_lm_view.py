@@ -326,6 +326,7 @@ def test_cache_resumes_after_interruption_without_recomputing(lm_paths, tmp_path
         again = LanguageModelView(path, cache_dir=cache, chunk_size=2, progress=False)
         again(texts, VOCAB)
         assert calls == [] and again.report_["from_cache"]
+        assert again.model_ is None  # a cached view loads the tokenizer only
     finally:
         LanguageModelView.compute = original
     np.testing.assert_allclose(resumed["logits"], reference["logits"], atol=1e-5)
