@@ -14,6 +14,10 @@ from softtopic.views.lm import (LanguageModelView, entropy, soft_labels, token_b
                                 word_token_ids)
 from softtopic.views.lm_prompt import PROMPTS, PromptEncoder
 
+# The models are tiny: one thread avoids oversubscribing the 2-core CI machine, where OpenMP
+# threads waiting on each other made these tests several times slower (as tests/conftest.py).
+torch.set_num_threads(1)
+
 STYLES = ["bytelevel", "metaspace"]
 VOCAB = sorted(set(" ".join(TOPIC_WORDS.values()).split())) + ["qqq", "qxz", "zebra"]
 
@@ -167,6 +171,19 @@ def test_truncation_keeps_instruction_and_prompt_tail(loaded, style):
     # the authors' right-truncation of the whole prompt loses the tail
     right = tok(enc.prompt_text(long_doc), truncation=True, max_length=len(p.ids))["input_ids"]
     assert right[-len(tail):] != tail
+
+
+def test_tokenizers_without_offsets_tokenise_the_parts_separately(loaded):
+    _, tok = loaded["bytelevel"]
+    enc = PromptEncoder(tok, "default", max_document_tokens=16)
+    enc.fast = False  # as for a tokenizer that gives no character offsets
+    short = enc.encode(["rocket launch today."])[0]
+    assert not short.truncated
+    # byte-level BPE splits at these boundaries anyway, so the parts join seamlessly
+    assert short.ids == tok(enc.prompt_text("rocket launch today."))["input_ids"]
+    long = enc.encode([" ".join(topic_texts(5))])[0]
+    assert long.truncated and long.document_tokens == 16
+    assert tok.decode(long.ids).endswith("\n\nTopic:")
 
 
 def test_chat_template_wraps_the_prompt(loaded):
