@@ -14,6 +14,10 @@ from softtopic.views.lm import (LanguageModelView, entropy, soft_labels, token_b
                                 word_token_ids)
 from softtopic.views.lm_prompt import PROMPTS, PromptEncoder
 
+# The models are tiny: one thread avoids oversubscribing the 2-core CI machine, where OpenMP
+# threads waiting on each other made these tests several times slower (as tests/conftest.py).
+torch.set_num_threads(1)
+
 STYLES = ["bytelevel", "metaspace"]
 VOCAB = sorted(set(" ".join(TOPIC_WORDS.values()).split())) + ["qqq", "qxz", "zebra"]
 
@@ -169,6 +173,19 @@ def test_truncation_keeps_instruction_and_prompt_tail(loaded, style):
     assert right[-len(tail):] != tail
 
 
+def test_tokenizers_without_offsets_tokenise_the_parts_separately(loaded):
+    _, tok = loaded["bytelevel"]
+    enc = PromptEncoder(tok, "default", max_document_tokens=16)
+    enc.fast = False  # as for a tokenizer that gives no character offsets
+    short = enc.encode(["rocket launch today."])[0]
+    assert not short.truncated
+    # byte-level BPE splits at these boundaries anyway, so the parts join seamlessly
+    assert short.ids == tok(enc.prompt_text("rocket launch today."))["input_ids"]
+    long = enc.encode([" ".join(topic_texts(5))])[0]
+    assert long.truncated and long.document_tokens == 16
+    assert tok.decode(long.ids).endswith("\n\nTopic:")
+
+
 def test_chat_template_wraps_the_prompt(loaded):
     _, tok = loaded["metaspace"]
     enc = PromptEncoder(tok, "default", chat_template=True)
@@ -251,13 +268,20 @@ def test_token_batches_respect_both_budgets():
         assert len(b) <= 2
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100
     assert batches[0] == [5]  # longest first, alone
+    # a padding bound keeps documents of very different lengths apart
+    for b in token_batches(lengths, batch_size=8, batch_tokens=1000, max_padding=0.1):
+        assert min(lengths[i] for i in b) >= 0.9 * max(lengths[i] for i in b)
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_batched_results_equal_one_at_a_time(loaded, style):
     texts = topic_texts(12, min_words=1, max_words=80) + [""]
-    batched = view_of(loaded, style, batch_size=64, batch_tokens=100_000)(texts, VOCAB)
-    small = view_of(loaded, style, batch_size=3, batch_tokens=150)(texts, VOCAB)
+    batched = view_of(loaded, style, batch_size=64, batch_tokens=100_000, max_padding=1.0)
+    assert batched.feed_forward_rows(torch.device("cpu")) > 1000
+    batched = batched(texts, VOCAB)
+    small = view_of(loaded, style, batch_size=3, batch_tokens=150, max_padding=1.0)
+    small.FEED_FORWARD_ROWS = {"cpu": 16}  # feed-forward blocks in chunks of 16 rows
+    small = small(texts, VOCAB)
     single = view_of(loaded, style, batch_size=1)(texts, VOCAB)
     for other in (small, single):
         np.testing.assert_allclose(batched["logits"], other["logits"], atol=1e-4, rtol=1e-4)
@@ -319,6 +343,7 @@ def test_cache_resumes_after_interruption_without_recomputing(lm_paths, tmp_path
         again = LanguageModelView(path, cache_dir=cache, chunk_size=2, progress=False)
         again(texts, VOCAB)
         assert calls == [] and again.report_["from_cache"]
+        assert again.model_ is None  # a cached view loads the tokenizer only
     finally:
         LanguageModelView.compute = original
     np.testing.assert_allclose(resumed["logits"], reference["logits"], atol=1e-5)
@@ -359,3 +384,17 @@ def test_view_folder_and_cli(lm_paths, tmp_path, capsys):
     assert report["word_scoring"]["scoring"] == "variants" and report["tau"] == 3.0
     printed = capsys.readouterr().out
     assert "share their tokens" in printed and "document d0:" in printed
+
+
+def test_chunked_feed_forward_is_exact_and_restores_the_model(loaded):
+    from softtopic.views.lm_memory import chunked_feed_forward
+    model, _ = loaded["bytelevel"]
+    decoder = model.get_decoder()
+    ids = torch.randint(5, 300, (2, 37))
+    with torch.no_grad():
+        plain = decoder(input_ids=ids).last_hidden_state
+        with chunked_feed_forward(decoder, max_rows=8) as n_blocks:
+            assert n_blocks == len(decoder.layers)
+            chunked = decoder(input_ids=ids).last_hidden_state
+    torch.testing.assert_close(chunked, plain, atol=1e-5, rtol=1e-5)
+    assert all("forward" not in layer.mlp.__dict__ for layer in decoder.layers)

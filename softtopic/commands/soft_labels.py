@@ -39,8 +39,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-document-tokens", type=int, default=512,
                    help="token budget of the document part of the prompt (-1: no limit)")
     p.add_argument("--batch-size", type=int, default=64, help="most documents per forward pass")
-    p.add_argument("--batch-tokens", type=int, default=8192,
-                   help="most padded tokens per forward pass")
+    p.add_argument("--batch-tokens", type=int, default=None,
+                   help="most padded tokens per forward pass (default: 2048 on CPU, 16384 on "
+                        "GPU)")
     p.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, "
                                                     "bfloat16 or float16")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")

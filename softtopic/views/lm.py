@@ -15,6 +15,8 @@ states and full-vocabulary logits at every position):
   that a model's config declares are applied too, and the first computed chunk is checked once
   against the full model's own logits, so a model whose head does something else is refused
   rather than silently mis-scored;
+- feed-forward blocks run over bounded row chunks (see `lm_memory`), so a long document's
+  activation memory stays small;
 - results are written in chunks to the on-disk cache (`ChunkedView`): an interrupted run
   resumes at the first missing chunk.
 """
@@ -32,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cache import ChunkedView, cache_key, default_cache_dir
+from .lm_memory import chunked_feed_forward
 from .lm_prompt import DEFAULT_TEMPLATE, PROMPTS, PromptEncoder, resolve_instruction
 from .lm_words import SCORING_POLICIES, WordScoring, word_token_ids
 from .sentence import model_fingerprint
@@ -168,15 +171,20 @@ def _tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def token_batches(lengths, batch_size: int, batch_tokens: int) -> list[list[int]]:
-    """Group document indices into batches of similar length: sorted longest first (the largest
-    batch runs first, so running out of memory shows at once), each batch holding at most
-    `batch_size` documents and `batch_tokens` padded tokens (a longer document runs alone)."""
+def token_batches(lengths, batch_size: int, batch_tokens: int,
+                  max_padding: float = 1.0) -> list[list[int]]:
+    """Group document indices into batches of similar length.
+
+    Sorted longest first (the largest batch runs first, so running out of memory shows at
+    once); a batch holds at most `batch_size` documents and `batch_tokens` padded tokens (a
+    longer document runs alone), and a document shorter than (1 - max_padding) x the batch's
+    longest starts a new batch, which bounds the share of padding in every batch."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches, current = [], []
     for i in order:
         if current and ((len(current) + 1) * lengths[current[0]] > batch_tokens
-                        or len(current) >= batch_size):
+                        or len(current) >= batch_size
+                        or lengths[i] < (1 - max_padding) * lengths[current[0]]):
             batches.append(current)
             current = []
         current.append(i)
@@ -196,7 +204,11 @@ class LanguageModelView:
     chat_template: wrap the prompt in the tokenizer's chat template (instruction-tuned models).
     scoring: "first-token" or "variants" (see `lm_words`).
     max_document_tokens: token budget of the document part (None: no limit).
-    batch_size / batch_tokens: most documents / padded tokens in one forward pass.
+    batch_size / batch_tokens: most documents / padded tokens in one forward pass; None:
+        2048 tokens on CPU (larger batches were no faster there and need more memory), 16384
+        on GPU.
+    max_padding: most share of padding in a batch; None: 0.1 on CPU, where padding is pure
+        waste, 0.5 on GPU, where larger batches matter more.
     dtype: None/"auto" (bf16 on CUDA, fp32 on CPU), "float32", "bfloat16" or "float16".
     device: None/"auto" (CUDA when available), or any torch device string.
     cache_dir: folder of the on-disk cache (None: the default cache; False: no cache).
@@ -206,7 +218,8 @@ class LanguageModelView:
     def __init__(self, model: str | object, tokenizer=None, instruction: str = "default",
                  template: str = DEFAULT_TEMPLATE, chat_template: bool = False,
                  scoring: str = "first-token", max_document_tokens: int | None = 512,
-                 batch_size: int = 64, batch_tokens: int = 8192, dtype=None, device=None,
+                 batch_size: int = 64, batch_tokens: int | None = None,
+                 max_padding: float | None = None, dtype=None, device=None,
                  cache_dir: str | Path | None | bool = None, chunk_size: int = 256,
                  progress: bool = True):
         resolve_instruction(instruction)  # fail early on an empty instruction
@@ -216,8 +229,11 @@ class LanguageModelView:
             raise ValueError(f"scoring must be one of {SCORING_POLICIES}, got {scoring!r}")
         for name, value in (("batch_size", batch_size), ("batch_tokens", batch_tokens),
                             ("chunk_size", chunk_size)):
-            if not isinstance(value, int) or value < 1:
+            if not (name == "batch_tokens" and value is None) and (
+                    not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if max_padding is not None and not 0.0 <= max_padding <= 1.0:
+            raise ValueError(f"max_padding must be in [0, 1] or None, got {max_padding!r}")
         if max_document_tokens is not None and (not isinstance(max_document_tokens, int)
                                                 or max_document_tokens < 0):
             raise ValueError(f"max_document_tokens must be a non-negative integer or None, got "
@@ -233,6 +249,7 @@ class LanguageModelView:
         self.max_document_tokens = max_document_tokens
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
+        self.max_padding = max_padding
         self.dtype = dtype
         self.device = device
         self.cache_dir = cache_dir
@@ -240,22 +257,38 @@ class LanguageModelView:
         self.progress = progress
         self.model_ = self.tokenizer_ = None
 
+    # Feed-forward blocks run over at most this many positions at a time (see lm_memory):
+    # on CPU memory is the scarcer resource; on GPU larger matrix products run faster.
+    FEED_FORWARD_ROWS = {"cpu": 1024, "cuda": 16384}
+
+    def feed_forward_rows(self, device: torch.device) -> int:
+        return self.FEED_FORWARD_ROWS.get(device.type, self.FEED_FORWARD_ROWS["cpu"])
+
     # ---- loading
 
+    def _from_path(self) -> bool:
+        return isinstance(self.model, (str, os.PathLike))
+
+    def load_tokenizer(self):
+        """The tokenizer alone: enough to build prompts and the cache key, so a view read from
+        the cache never loads the model."""
+        if self.tokenizer_ is None:
+            tokenizer = self.tokenizer
+            if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
+                tokenizer = _load_tokenizer(str(tokenizer or self.model))
+            self.tokenizer_ = tokenizer
+        return self.tokenizer_
+
     def load(self):
-        """Load the model and tokenizer once; returns (model, tokenizer)."""
+        """Load the model (once) and the tokenizer; returns (model, tokenizer)."""
+        tokenizer = self.load_tokenizer()
         if self.model_ is not None:
-            return self.model_, self.tokenizer_
+            return self.model_, tokenizer
         device = resolve_device(self.device)
-        if isinstance(self.model, (str, os.PathLike)):
-            model, tokenizer = _load_causal_lm(str(self.model), self.tokenizer, device,
-                                               resolve_dtype(self.dtype, device))
+        if self._from_path():
+            model = _load_causal_lm(str(self.model), device, resolve_dtype(self.dtype, device))
         else:
             model = self.model
-            tokenizer = self.tokenizer
-            if isinstance(tokenizer, (str, os.PathLike)):
-                from transformers import AutoTokenizer
-                tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
             if self.device is not None:
                 model = model.to(device)
             if self.dtype is not None:
@@ -266,28 +299,34 @@ class LanguageModelView:
             raise ValueError(f"{type(model).__name__} has no output head; load the model with "
                              "AutoModelForCausalLM")
         decoder_of(model)
-        self.model_, self.tokenizer_ = model, tokenizer
+        self.model_ = model
         return model, tokenizer
 
-    @property
-    def model_dtype(self) -> torch.dtype:
-        return next(self.load()[0].parameters()).dtype
+    def _dtype_name(self) -> str:
+        """The model's dtype: read from the model once loaded, else what loading will give."""
+        if self.model_ is not None:
+            dtype = next(self.model_.parameters()).dtype
+        elif self._from_path() or self.dtype is not None:
+            dtype = resolve_dtype(self.dtype, resolve_device(self.device))
+        else:
+            dtype = next(self.model.parameters()).dtype
+        return str(dtype).replace("torch.", "")
 
     def settings(self, vocab_words: list[str], corpus_hash: str) -> dict:
         """Everything the cached arrays depend on (the cache key's parts)."""
-        model, tokenizer = self.load()
-        if isinstance(self.model, (str, os.PathLike)):
+        if self._from_path():
             name, fingerprint = str(self.model), model_fingerprint(str(self.model))
         else:
-            name = getattr(model, "name_or_path", "") or type(model).__name__
-            fingerprint = _object_fingerprint(model)
+            name = getattr(self.model, "name_or_path", "") or type(self.model).__name__
+            fingerprint = _object_fingerprint(self.model)
         return {"kind": "lm-view", "model": name, "fingerprint": fingerprint,
-                "tokenizer": _tokenizer_fingerprint(tokenizer),
+                "tokenizer": _tokenizer_fingerprint(self.load_tokenizer()),
                 "instruction": resolve_instruction(self.instruction), "template": self.template,
                 "chat_template": bool(self.chat_template), "scoring": self.scoring,
                 "vocab": hashlib.sha256("\n".join(vocab_words).encode()).hexdigest(),
                 "corpus": corpus_hash, "max_document_tokens": self.max_document_tokens,
-                "dtype": str(self.model_dtype).replace("torch.", "")}
+                # chunk i holds rows [i * chunk_size, ...): a resumed run must use the same size
+                "chunk_size": self.chunk_size, "dtype": self._dtype_name()}
 
     # ---- computing
 
@@ -299,14 +338,13 @@ class LanguageModelView:
         from ..corpus import hash_texts
         texts = _check_texts(texts)
         vocab_words = list(vocab_words)
-        model, tokenizer = self.load()
+        tokenizer = self.load_tokenizer()
         self.scoring_ = word_token_ids(tokenizer, vocab_words, self.scoring)
         self.prompt_ = PromptEncoder(tokenizer, self.instruction, self.template,
                                      self.chat_template, self.max_document_tokens)
-        self.head_ = RestrictedHead(model, self.scoring_.token_ids, _device_of(model))
+        self.head_ = None  # built from the model when a chunk must be computed
         self._stats = {"documents": 0, "tokens": 0, "padded_tokens": 0, "seconds": 0.0,
                        "tokenize_seconds": 0.0}
-        self._verified = False
         t0 = time.perf_counter()
         if self.cache_dir is False:
             with self._progress_bar(len(texts), 0) as self._bar:
@@ -334,12 +372,19 @@ class LanguageModelView:
     def compute(self, texts: list[str]) -> dict[str, np.ndarray]:
         """The view of a list of documents, without the cache (one cache chunk's work)."""
         model, _ = self.load()
+        if self.head_ is None:
+            self.head_ = RestrictedHead(model, self.scoring_.token_ids, _device_of(model))
+        if getattr(self, "head_check_", None) is None:
+            self.head_check_ = self.check_head()
         t0 = time.perf_counter()
         prompts = self.prompt_.encode(texts)
         self._stats["tokenize_seconds"] += time.perf_counter() - t0
         lengths = [len(p.ids) for p in prompts]
         hidden = logits = None
-        for batch in token_batches(lengths, self.batch_size, self.batch_tokens):
+        gpu = _device_of(model).type == "cuda"
+        max_padding = self.max_padding if self.max_padding is not None else (0.5 if gpu else 0.1)
+        batch_tokens = self.batch_tokens or (16384 if gpu else 2048)
+        for batch in token_batches(lengths, self.batch_size, batch_tokens, max_padding):
             t1 = time.perf_counter()
             h, token_logits = self._forward([prompts[i].ids for i in batch])
             words = self.scoring_.word_logits(token_logits)
@@ -356,10 +401,6 @@ class LanguageModelView:
                 self._bar.update(len(batch))
                 self._bar.set_postfix(tok_s=f"{self._stats['tokens'] / self._stats['seconds']:.0f}",
                                       refresh=False)
-        if not self._verified:
-            shortest = min(range(len(texts)), key=lambda i: lengths[i])
-            self._verify_head(prompts[shortest].ids, logits[shortest])
-            self._verified = True
         return {"hidden": hidden, "logits": logits,
                 "document_tokens": np.array([p.document_tokens for p in prompts], np.int32),
                 "truncated": np.array([p.truncated for p in prompts], np.uint8)}
@@ -382,31 +423,36 @@ class LanguageModelView:
         if "position_ids" in inspect.signature(decoder.forward).parameters:
             # positions count real tokens only, so padding does not shift a document's positions
             inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(device)
-        out = decoder(**inputs)
+        with chunked_feed_forward(decoder, self.feed_forward_rows(device)):
+            out = decoder(**inputs)
         last = (out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0])[:, -1]
         return last.float(), self.head_(last)
 
     @torch.inference_mode()
-    def _verify_head(self, ids: list[int], word_logits: np.ndarray):
-        """Compare the restricted head with the full model's own logits on one prompt: catches
-        a head transformation this module does not reproduce."""
+    def check_head(self) -> dict:
+        """Compare the restricted head with the full model's own logits on one short prompt
+        (done once per view): catches a head transformation this module does not reproduce."""
         model, _ = self.load()
-        device = _device_of(model)
-        kwargs = {"input_ids": torch.as_tensor([ids], device=device), "use_cache": False}
+        ids = self.prompt_.encode(["The topic of this short document is the weather."])[0].ids
+        _, token_logits = self._forward([ids])
+        ours = self.scoring_.word_logits(token_logits)[0].cpu().numpy()
+        kwargs = {"input_ids": torch.as_tensor([ids], device=_device_of(model)),
+                  "use_cache": False}
         if "logits_to_keep" in inspect.signature(model.forward).parameters:
-            kwargs["logits_to_keep"] = 1
+            kwargs["logits_to_keep"] = 1  # the full head, but at the last position only
         full = model(**kwargs).logits[0, -1].float()
         needed = full[torch.as_tensor(self.scoring_.token_ids, device=full.device)]
         reference = self.scoring_.word_logits(needed[None])[0].cpu().numpy()
-        diff = float(np.max(np.abs(reference - word_logits)))
+        diff = float(np.max(np.abs(reference - ours)))
         scale = 1.0 + float(np.max(np.abs(reference)))
-        tolerance = 1e-3 if self.model_dtype == torch.float32 else 5e-2
-        self.head_check_ = {"max_abs_difference": diff, "tolerance": tolerance * scale}
-        if not diff <= tolerance * scale:
+        fp32 = next(model.parameters()).dtype == torch.float32
+        tolerance = (1e-3 if fp32 else 5e-2) * scale
+        if not diff <= tolerance:
             raise RuntimeError(
                 f"the restricted output head does not reproduce {type(model).__name__}'s logits "
                 f"(largest difference {diff:.3g}, logits up to {scale - 1:.3g}): the model "
                 "transforms its logits in a way softtopic does not know. Please report it.")
+        return {"max_abs_difference": diff, "tolerance": tolerance}
 
     # ---- reporting and writing
 
@@ -416,13 +462,13 @@ class LanguageModelView:
 
     def _report(self, result: dict, from_cache: bool, seconds: float) -> dict:
         s = self._stats
-        model, tokenizer = self.load()
         doc_tokens = result["document_tokens"]
+        model = self.model_ if self.model_ is not None else self.model
         return {
-            "model": str(self.model) if isinstance(self.model, (str, os.PathLike))
-            else type(model).__name__,
-            "dtype": str(self.model_dtype).replace("torch.", ""),
-            "device": str(_device_of(model)),
+            "model": str(self.model) if self._from_path() else type(self.model).__name__,
+            "dtype": self._dtype_name(),
+            "device": str(resolve_device(self.device) if isinstance(model, (str, os.PathLike))
+                          else _device_of(model)),
             "instruction": resolve_instruction(self.instruction),
             "template": self.template, "chat_template": bool(self.chat_template),
             "example_prompt": self.prompt_.prompt_text("<document>"),
@@ -490,12 +536,21 @@ def _device_of(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _load_causal_lm(name: str, tokenizer_name, device: torch.device, dtype: torch.dtype):
-    """Load a causal LM and its tokenizer, refusing a checkpoint whose output head is missing
-    (transformers would silently initialise a random one)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _load_tokenizer(name: str):
+    from transformers import AutoTokenizer
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_name or name))
+        return AutoTokenizer.from_pretrained(name)
+    except Exception as e:  # hub unreachable, wrong path
+        hint = "" if Path(name).exists() else " If this machine is offline, pass a local folder."
+        raise RuntimeError(f"could not load the tokenizer of {name!r}: "
+                           f"{type(e).__name__}: {e}.{hint}") from None
+
+
+def _load_causal_lm(name: str, device: torch.device, dtype: torch.dtype):
+    """Load a causal LM, refusing a checkpoint whose output head is missing (transformers would
+    silently initialise a random one)."""
+    from transformers import AutoModelForCausalLM
+    try:
         model, info = AutoModelForCausalLM.from_pretrained(name, dtype=dtype,
                                                            output_loading_info=True)
     except Exception as e:  # hub unreachable, wrong path, not a causal LM
@@ -508,7 +563,7 @@ def _load_causal_lm(name: str, tokenizer_name, device: torch.device, dtype: torc
     if missing and not getattr(model.config.get_text_config(), "tie_word_embeddings", False):
         raise ValueError(f"{name} has no trained output head (missing {missing}); it is a base "
                          "model without a language-model head")
-    return model.to(device), tokenizer
+    return model.to(device)
 
 
 def describe_precision(logits: np.ndarray, tau: float = DEFAULT_TAU) -> dict:

@@ -58,7 +58,7 @@ class WordScoring:
 
 
 def _first_token(tokenizer, text: str) -> tuple[int | None, int, bool]:
-    """(first meaningful token id, number of meaningful tokens, whether a space piece was skipped)."""
+    """(first meaningful token id, count of meaningful tokens, whether a space piece was skipped)"""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     tokens = tokenizer.convert_ids_to_tokens(ids)
     skipped = 0
