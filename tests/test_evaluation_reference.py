@@ -10,8 +10,8 @@ import pytest
 from softtopic.corpus import CorpusError
 from softtopic.evaluation.reference import (ReferenceStats, count_reference, count_tokens,
                                             encode_texts, iter_texts, make_lookup,
-                                            reference_statistics)
-from softtopic.preprocessing import tokenize
+                                            policy_tokens, reference_statistics)
+from softtopic.preprocessing import TOKEN_PATTERN, tokenize
 
 
 def slow_counts(docs, words, window):
@@ -101,6 +101,16 @@ def test_raw_texts_are_tokenised_exactly_like_training():
     stats = count_reference(texts, words, [3])[3]
     assert stats.counts(["system"])[0][0] == 0
     assert stats.counts(["kelvin"])[0][0] > 0
+
+
+def test_fast_tokeniser_equals_the_policy_regex_on_random_unicode():
+    import random
+    pieces = list("abcXYZ_09 .-'\t\n") + ["é", "İ", "K", "ß", "²", "½", "—", "日", "\u00a0",
+                                             "\u2028", "\x85", "Σ", "ǅ", "\ud800", "\U0001F600"]
+    rng = random.Random(0)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        assert policy_tokens(text) == TOKEN_PATTERN.findall(text.lower()), repr(text)
 
 
 def test_raw_text_counts_equal_slow_counter_on_tokenised_text():
