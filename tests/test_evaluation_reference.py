@@ -172,6 +172,19 @@ def test_sources_jsonl_gz_text_and_list_agree(tmp_path):
         list(iter_texts(tmp_path / "missing.txt"))
 
 
+def test_csv_and_corpus_sources(tmp_path):
+    from softtopic.corpus import Corpus
+    csv = tmp_path / "ref.csv"
+    csv.write_text('id,body\n1,"apple, banana"\n2,cherry apple\n')
+    assert list(iter_texts(csv, "body")) == ["apple, banana", "cherry apple"]
+    stats = reference_statistics(csv, ["apple", "cherry"], [5], text_column="body",
+                                 cache_dir=tmp_path / "cache")[5]
+    assert stats.source["text_column"] == "body" and stats.n_windows == 2
+    from_corpus = reference_statistics(Corpus(["apple, banana", "cherry apple"]),
+                                       ["apple", "cherry"], [5], use_cache=False)[5]
+    np.testing.assert_array_equal(from_corpus.pair_counts, stats.pair_counts)
+
+
 def test_cache_saves_reuses_and_serves_word_subsets(tmp_path):
     texts = ["apple banana cherry apple", "banana cherry fig", "fig fig apple grape"] * 5
     _, txt = write_sources(tmp_path, texts)

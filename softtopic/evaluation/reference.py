@@ -17,9 +17,9 @@ is still inside; it under-counts, and is offered only to reproduce gensim's numb
 How it is fast: only the words of the list are tracked. For each (document, word) the window
 starts at which the word is present form a few intervals; a pair's count is the total overlap
 of its two words' intervals. Sorting all intervals of a batch of documents by start, every
-overlapping pair is found with one searchsorted, and the overlaps are summed with one
-bincount. Tokenisation runs in worker processes; memory is bounded by the batch size and the
-V x V count matrix (dense up to DENSE_MAX_WORDS words, sparse above).
+overlapping pair is found with one searchsorted, and the overlaps are summed with np.add.at.
+Tokenisation (most of the cost) can run in worker processes; memory is bounded by the batch
+size and the V x V count matrix (dense up to DENSE_MAX_WORDS words, sparse above).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,9 +319,10 @@ def overlapping_pairs(doc, word, start, end, max_pairs: int = 1_000_000):
         c = n_partners[lo:hi]
         total = int(c.sum())
         if total:
-            i = np.repeat(np.arange(lo, hi), c)
-            j = i + 1 + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
-            yield w[i], w[j], np.minimum(ke[i], ke[j]) - ks[j] + 1
+            # partner j of interval i runs over i+1, i+2, ...: arange(total) shifted per i
+            j = np.arange(total) + np.repeat(np.arange(lo + 1, hi + 1) - (np.cumsum(c) - c), c)
+            end_i = np.repeat(ke[lo:hi], c)
+            yield np.repeat(w[lo:hi], c), w[j], np.minimum(end_i, ke[j]) - ks[j] + 1
         lo = hi
 
 
@@ -460,7 +462,10 @@ def _encoded_batches(texts: Iterable[str], lookup: dict, n_jobs: int) -> Iterato
         for batch in _batches(texts):
             yield encode_texts(batch, lookup)
         return
-    with multiprocessing.Pool(n_jobs, initializer=_init_worker, initargs=(lookup,)) as pool:
+    # fork on Linux: workers inherit the loaded modules and the lookup instead of re-importing
+    # them (spawn/forkserver cost seconds per worker, and are the default in some settings)
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+    with ctx.Pool(n_jobs, initializer=_init_worker, initargs=(lookup,)) as pool:
         pending = collections.deque()
         for batch in _batches(texts):
             pending.append(pool.apply_async(_encode_in_worker, (batch,)))
@@ -629,6 +634,16 @@ def _find_superset(root: Path, source_info: dict, window: int, counting: str,
     return None
 
 
+def default_jobs(source) -> int:
+    """Tokenising processes for a source: in-process for small inputs and for machines with
+    fewer than 3 CPUs (measured on 2 CPUs: the pool did not pay, the main process's counting
+    being a third of the work); else one per spare CPU, at most 4."""
+    cpus = os.cpu_count() or 1
+    big = isinstance(source, (str, Path)) and Path(source).is_file() and \
+        Path(source).stat().st_size > 20_000_000
+    return min(cpus - 1, 4) if big and cpus >= 3 else 1
+
+
 def reference_statistics(source, words: Sequence[str], windows: Sequence[int] = (110,),
                          counting: str = "exact", text_column: str = "text",
                          cache_dir: str | Path | None = None, use_cache: bool = True,
@@ -640,8 +655,7 @@ def reference_statistics(source, words: Sequence[str], windows: Sequence[int] = 
     window, counting, word-list sha256).
 
     source: a path (JSONL, CSV/TSV, text file with one document a line, .gz, folder), a
-    Corpus, or a list of texts. n_jobs: tokenising processes (default: all cores, capped at
-    4, for files over 20 MB; 1 otherwise)."""
+    Corpus, or a list of texts. n_jobs: tokenising processes (default: `default_jobs`)."""
     words = _check_words(words)
     windows = sorted({int(s) for s in windows})
     root = reference_cache_dir(cache_dir)
@@ -655,9 +669,7 @@ def reference_statistics(source, words: Sequence[str], windows: Sequence[int] = 
     missing = [s for s in windows if s not in out]
     if missing:
         if n_jobs is None:
-            big = isinstance(source, (str, Path)) and Path(source).is_file() and \
-                Path(source).stat().st_size > 20_000_000
-            n_jobs = min(os.cpu_count() or 1, 4) if big else 1
+            n_jobs = default_jobs(source)
         built = count_reference(iter_texts(source, text_column), words, missing, counting,
                                 n_jobs=n_jobs, progress=progress, source=info)
         for s, stats in built.items():
