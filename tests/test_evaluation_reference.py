@@ -46,6 +46,19 @@ def test_exact_counts_equal_slow_counter_on_random_corpora():
         np.testing.assert_array_equal(stats.word_counts, np.diag(counts))
 
 
+def test_dense_statistics_round_trip_through_disk(tmp_path):
+    rng = np.random.default_rng(8)
+    alphabet = [f"w{i}" for i in range(9)]
+    stats = count_tokens(random_corpus(rng, 4, alphabet, 40), alphabet, [5])[5]
+    loaded = ReferenceStats.load(stats.save(tmp_path / "dense"))
+    assert (loaded.words, loaded.window, loaded.n_windows) == (stats.words, 5, stats.n_windows)
+    np.testing.assert_array_equal(np.asarray(loaded.pair_counts), stats.pair_counts)
+    singles, pairs = loaded.counts(["w2", "nope", "w7"])
+    assert singles[1] == 0 and not pairs[1].any()
+    with pytest.raises(FileNotFoundError, match="meta.json"):
+        ReferenceStats.load(tmp_path)
+
+
 def test_the_documented_example_exact_and_gensim():
     # tokens a a b c, window 2: windows [a a] [a b] [b c]
     exact = count_tokens([["a", "a", "b", "c"]], ["a", "b"], [2])[2]
@@ -135,7 +148,7 @@ def test_worker_processes_give_the_same_counts():
     np.testing.assert_array_equal(one.pair_counts, two.pair_counts)
 
 
-def test_sparse_counts_for_large_word_lists_match_dense(monkeypatch):
+def test_sparse_counts_for_large_word_lists_match_dense(monkeypatch, tmp_path):
     from softtopic.evaluation import reference
     rng = np.random.default_rng(4)
     alphabet = [f"w{i}" for i in range(12)]
@@ -145,6 +158,11 @@ def test_sparse_counts_for_large_word_lists_match_dense(monkeypatch):
     sparse = count_tokens(docs, alphabet, [6])[6]
     assert not isinstance(sparse.pair_counts, np.ndarray)
     np.testing.assert_array_equal(sparse.pair_counts.toarray(), dense.pair_counts)
+    # saved as the upper triangle, loaded symmetric
+    loaded = ReferenceStats.load(sparse.save(tmp_path / "sparse"))
+    np.testing.assert_array_equal(loaded.pair_counts.toarray(), dense.pair_counts)
+    np.testing.assert_array_equal(loaded.counts(["w3", "w1", "absent"])[1],
+                                  dense.counts(["w3", "w1", "absent"])[1])
 
 
 def write_sources(tmp_path, texts):

@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ class ReferenceStats:
                 "softtopic_version": __version__}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if directory.exists():  # another process finished first: keep theirs
-            _remove_tree(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
         else:
             os.replace(tmp, directory)
         self.directory = str(directory)
@@ -146,12 +147,6 @@ class ReferenceStats:
 
 def _smallest_uint(a: np.ndarray) -> np.ndarray:
     return a.astype(np.uint32) if a.size == 0 or a.max() < 2**32 else a.astype(np.uint64)
-
-
-def _remove_tree(path: Path):
-    for p in sorted(path.rglob("*"), reverse=True):
-        p.unlink() if p.is_file() else p.rmdir()
-    path.rmdir()
 
 
 def words_hash(words: Sequence[str]) -> str:
@@ -488,7 +483,7 @@ def count_reference(texts: Iterable[str], words: Sequence[str], windows: Sequenc
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(desc="reference windows", unit="doc", dynamic_ncols=True)
+        bar = tqdm(desc="reference windows", unit="doc", dynamic_ncols=True, mininterval=2.0)
     t0 = time.perf_counter()
     for batch in _encoded_batches(texts, make_lookup(words), n_jobs):
         for counter in counters.values():
