@@ -121,11 +121,11 @@ def _slow_cv(docs, topic, window):
             n_windows += 1
     p = {w: sum(w in s for s in present_sets) / n_windows for w in topic}
 
-    def nmi(a, b):
+    def npmi_of(a, b):
         joint = sum(a in s and b in s for s in present_sets) / n_windows
         return math.log((joint + 1e-12) / (p[a] * p[b])) / -math.log(joint + 1e-12)
 
-    vectors = [[nmi(a, b) for b in topic] for a in topic]
+    vectors = [[npmi_of(a, b) for b in topic] for a in topic]
     total = [sum(col) for col in zip(*vectors)]
     cos = [sum(x * y for x, y in zip(v, total)) /
            (math.sqrt(sum(x * x for x in v)) * math.sqrt(sum(y * y for y in total)))

@@ -10,8 +10,8 @@ import pytest
 from softtopic.corpus import CorpusError
 from softtopic.evaluation.reference import (ReferenceStats, count_reference, count_tokens,
                                             encode_texts, iter_texts, make_lookup,
-                                            reference_statistics)
-from softtopic.preprocessing import tokenize
+                                            policy_tokens, reference_statistics)
+from softtopic.preprocessing import TOKEN_PATTERN, tokenize
 
 
 def slow_counts(docs, words, window):
@@ -44,6 +44,19 @@ def test_exact_counts_equal_slow_counter_on_random_corpora():
         assert stats.n_windows == n_windows
         np.testing.assert_array_equal(stats.pair_counts, counts)
         np.testing.assert_array_equal(stats.word_counts, np.diag(counts))
+
+
+def test_dense_statistics_round_trip_through_disk(tmp_path):
+    rng = np.random.default_rng(8)
+    alphabet = [f"w{i}" for i in range(9)]
+    stats = count_tokens(random_corpus(rng, 4, alphabet, 40), alphabet, [5])[5]
+    loaded = ReferenceStats.load(stats.save(tmp_path / "dense"))
+    assert (loaded.words, loaded.window, loaded.n_windows) == (stats.words, 5, stats.n_windows)
+    np.testing.assert_array_equal(np.asarray(loaded.pair_counts), stats.pair_counts)
+    singles, pairs = loaded.counts(["w2", "nope", "w7"])
+    assert singles[1] == 0 and not pairs[1].any()
+    with pytest.raises(FileNotFoundError, match="meta.json"):
+        ReferenceStats.load(tmp_path)
 
 
 def test_the_documented_example_exact_and_gensim():
@@ -103,6 +116,16 @@ def test_raw_texts_are_tokenised_exactly_like_training():
     assert stats.counts(["kelvin"])[0][0] > 0
 
 
+def test_fast_tokeniser_equals_the_policy_regex_on_random_unicode():
+    import random
+    pieces = list("abcXYZ_09 .-'\t\n") + ["é", "İ", "K", "ß", "²", "½", "—", "日", "\u00a0",
+                                             "\u2028", "\x85", "Σ", "ǅ", "\ud800", "\U0001F600"]
+    rng = random.Random(0)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        assert policy_tokens(text) == TOKEN_PATTERN.findall(text.lower()), repr(text)
+
+
 def test_raw_text_counts_equal_slow_counter_on_tokenised_text():
     rng = np.random.default_rng(2)
     vocab = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "the", "and", "x9"]
@@ -125,7 +148,7 @@ def test_worker_processes_give_the_same_counts():
     np.testing.assert_array_equal(one.pair_counts, two.pair_counts)
 
 
-def test_sparse_counts_for_large_word_lists_match_dense(monkeypatch):
+def test_sparse_counts_for_large_word_lists_match_dense(monkeypatch, tmp_path):
     from softtopic.evaluation import reference
     rng = np.random.default_rng(4)
     alphabet = [f"w{i}" for i in range(12)]
@@ -135,6 +158,11 @@ def test_sparse_counts_for_large_word_lists_match_dense(monkeypatch):
     sparse = count_tokens(docs, alphabet, [6])[6]
     assert not isinstance(sparse.pair_counts, np.ndarray)
     np.testing.assert_array_equal(sparse.pair_counts.toarray(), dense.pair_counts)
+    # saved as the upper triangle, loaded symmetric
+    loaded = ReferenceStats.load(sparse.save(tmp_path / "sparse"))
+    np.testing.assert_array_equal(loaded.pair_counts.toarray(), dense.pair_counts)
+    np.testing.assert_array_equal(loaded.counts(["w3", "w1", "absent"])[1],
+                                  dense.counts(["w3", "w1", "absent"])[1])
 
 
 def write_sources(tmp_path, texts):
@@ -160,6 +188,19 @@ def test_sources_jsonl_gz_text_and_list_agree(tmp_path):
         list(iter_texts(jsonl))
     with pytest.raises(CorpusError, match="does not exist"):
         list(iter_texts(tmp_path / "missing.txt"))
+
+
+def test_csv_and_corpus_sources(tmp_path):
+    from softtopic.corpus import Corpus
+    csv = tmp_path / "ref.csv"
+    csv.write_text('id,body\n1,"apple, banana"\n2,cherry apple\n')
+    assert list(iter_texts(csv, "body")) == ["apple, banana", "cherry apple"]
+    stats = reference_statistics(csv, ["apple", "cherry"], [5], text_column="body",
+                                 cache_dir=tmp_path / "cache")[5]
+    assert stats.source["text_column"] == "body" and stats.n_windows == 2
+    from_corpus = reference_statistics(Corpus(["apple, banana", "cherry apple"]),
+                                       ["apple", "cherry"], [5], use_cache=False)[5]
+    np.testing.assert_array_equal(from_corpus.pair_counts, stats.pair_counts)
 
 
 def test_cache_saves_reuses_and_serves_word_subsets(tmp_path):

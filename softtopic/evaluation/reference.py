@@ -17,9 +17,9 @@ is still inside; it under-counts, and is offered only to reproduce gensim's numb
 How it is fast: only the words of the list are tracked. For each (document, word) the window
 starts at which the word is present form a few intervals; a pair's count is the total overlap
 of its two words' intervals. Sorting all intervals of a batch of documents by start, every
-overlapping pair is found with one searchsorted, and the overlaps are summed with one
-bincount. Tokenisation runs in worker processes; memory is bounded by the batch size and the
-V x V count matrix (dense up to DENSE_MAX_WORDS words, sparse above).
+overlapping pair is found with one searchsorted, and the overlaps are summed with np.add.at.
+Tokenisation (most of the cost) can run in worker processes; memory is bounded by the batch
+size and the V x V count matrix (dense up to DENSE_MAX_WORDS words, sparse above).
 """
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ import itertools
 import json
 import multiprocessing
 import os
+import re
+import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +118,7 @@ class ReferenceStats:
                 "softtopic_version": __version__}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if directory.exists():  # another process finished first: keep theirs
-            _remove_tree(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
         else:
             os.replace(tmp, directory)
         self.directory = str(directory)
@@ -144,12 +147,6 @@ class ReferenceStats:
 
 def _smallest_uint(a: np.ndarray) -> np.ndarray:
     return a.astype(np.uint32) if a.size == 0 or a.max() < 2**32 else a.astype(np.uint64)
-
-
-def _remove_tree(path: Path):
-    for p in sorted(path.rglob("*"), reverse=True):
-        p.unlink() if p.is_file() else p.rmdir()
-    path.rmdir()
 
 
 def words_hash(words: Sequence[str]) -> str:
@@ -191,17 +188,46 @@ def make_lookup(words: Sequence[str]) -> dict[str, int]:
     return lookup
 
 
-def encode_texts(texts: Sequence[str], lookup: dict[str, int]) -> EncodedBatch:
-    """Tokenise raw texts exactly as `softtopic.preprocessing.tokenize` does (its regex on the
-    lowercased text; stopwords dropped through the lookup) and map tokens to codes.
+# On ASCII text the policy's regex is equivalent to this one, which runs about twice as fast.
+_ASCII_TOKEN = re.compile(r"\b[a-z]{3,}\b", re.ASCII)
+# [A-Za-z0-9_] (ASCII word characters) and, at index 128, every non-ASCII character
+_JOINS_WORDS = np.array([chr(c).isalnum() or c == 0x5F for c in range(128)] + [True])
 
-    The regex is most of the cost of counting a large corpus (about 70 ns a character); a
-    byte-level splitter with identical output was tried and was only 10% faster, because its
-    per-chunk dictionary lookups miss the CPU cache. Parallel worker processes are used instead.
-    """
-    get = lookup.get
-    return EncodedBatch.from_id_lists(
-        [[get(t, _OTHER) for t in TOKEN_PATTERN.findall(text.lower())] for text in texts])
+
+def policy_tokens(text: str) -> list[str]:
+    """Exactly `TOKEN_PATTERN.findall(text.lower())` (the training tokeniser before stopword
+    removal), faster: ASCII stretches go through an equivalent ASCII-only regex and only the
+    runs of word characters that contain a non-ASCII character through the Unicode regex.
+
+    Why this is exact: a token is a whole run of word characters; every non-ASCII character
+    lies in a maximal run of (ASCII word or non-ASCII) characters, bounded by ASCII non-word
+    characters or the text's ends, so splitting the text at those runs never cuts a token or
+    changes what the regex's lookarounds see. A fuzz test checks it."""
+    text = text.lower()
+    if text.isascii():
+        return _ASCII_TOKEN.findall(text)
+    code = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    joins = _JOINS_WORDS[np.minimum(code, 128)].view(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], joins, [0]))))
+    starts, ends = edges[0::2], edges[1::2]
+    non_ascii_before = np.concatenate(([0], np.cumsum(code > 127)))
+    mixed = non_ascii_before[ends] > non_ascii_before[starts]
+    out, pos = [], 0
+    for start, end in zip(starts[mixed].tolist(), ends[mixed].tolist()):
+        out += _ASCII_TOKEN.findall(text, pos, start)
+        out += TOKEN_PATTERN.findall(text, start, end)
+        pos = end
+    out += _ASCII_TOKEN.findall(text, pos)
+    return out
+
+
+def encode_texts(texts: Sequence[str], lookup: dict[str, int]) -> EncodedBatch:
+    """Tokenise raw texts exactly as `softtopic.preprocessing.tokenize` does (stopwords are
+    dropped through the lookup) and map tokens to codes. Tokenising is most of the cost of
+    counting a large corpus; worker processes share it (`_encoded_batches`)."""
+    get, other = lookup.get, itertools.repeat(_OTHER)
+    return EncodedBatch.from_id_lists([list(map(get, policy_tokens(text), other))
+                                       for text in texts])
 
 
 def encode_tokens(token_lists: Sequence[Sequence[str]], words: Sequence[str]) -> EncodedBatch:
@@ -288,9 +314,10 @@ def overlapping_pairs(doc, word, start, end, max_pairs: int = 1_000_000):
         c = n_partners[lo:hi]
         total = int(c.sum())
         if total:
-            i = np.repeat(np.arange(lo, hi), c)
-            j = i + 1 + (np.arange(total) - np.repeat(np.cumsum(c) - c, c))
-            yield w[i], w[j], np.minimum(ke[i], ke[j]) - ks[j] + 1
+            # partner j of interval i runs over i+1, i+2, ...: arange(total) shifted per i
+            j = np.arange(total) + np.repeat(np.arange(lo + 1, hi + 1) - (np.cumsum(c) - c), c)
+            end_i = np.repeat(ke[lo:hi], c)
+            yield np.repeat(w[lo:hi], c), w[j], np.minimum(end_i, ke[j]) - ks[j] + 1
         lo = hi
 
 
@@ -304,8 +331,7 @@ class WindowCounter:
             raise ValueError(f"counting must be one of {COUNTING_MODES}, got {counting!r}")
         self.n_words, self.window, self.counting = int(n_words), int(window), counting
         self.dense = self.n_words <= DENSE_MAX_WORDS
-        # float64 sums of integer overlaps are exact below 2**53 windows
-        self._pairs = (np.zeros(self.n_words * self.n_words) if self.dense
+        self._pairs = (np.zeros(self.n_words * self.n_words, dtype=np.int64) if self.dense
                        else sp.csr_matrix((self.n_words, self.n_words), dtype=np.int64))
         self.word_counts = np.zeros(self.n_words, dtype=np.int64)
         self.n_windows = self.n_documents = self.n_tokens = 0
@@ -323,7 +349,7 @@ class WindowCounter:
         V = self.n_words
         for u, v, overlap in overlapping_pairs(doc, word, start, end):
             if self.dense:
-                self._pairs += np.bincount(u * V + v, weights=overlap, minlength=V * V)
+                np.add.at(self._pairs, u * V + v, overlap)
             else:
                 self._pairs = self._pairs + sp.csr_matrix((overlap, (u, v)), shape=(V, V))
 
@@ -331,7 +357,7 @@ class WindowCounter:
         """Symmetric V x V counts with the word counts on the diagonal."""
         V = self.n_words
         if self.dense:
-            half = np.rint(self._pairs).astype(np.int64).reshape(V, V)
+            half = self._pairs.reshape(V, V)
             full = half + half.T
             full[np.diag_indices(V)] = self.word_counts
             return full
@@ -417,6 +443,13 @@ def _encode_in_worker(texts):
     return encode_texts(texts, _WORKER_LOOKUP)
 
 
+def _native(batch: EncodedBatch) -> EncodedBatch:
+    """Arrays unpickled from a worker carry an equal but not identical int64 dtype object, which
+    sends np.add.at down a slow path (5-10x); a view with the canonical dtype avoids it."""
+    return EncodedBatch(*(a.view(np.int64) for a in (batch.lengths, batch.doc, batch.pos,
+                                                      batch.word)))
+
+
 def _encoded_batches(texts: Iterable[str], lookup: dict, n_jobs: int) -> Iterator[EncodedBatch]:
     """Encode batches, in `n_jobs` worker processes when > 1. At most 2 x n_jobs batches are in
     flight, so memory stays bounded however large the corpus (Pool.imap would read ahead)."""
@@ -424,14 +457,17 @@ def _encoded_batches(texts: Iterable[str], lookup: dict, n_jobs: int) -> Iterato
         for batch in _batches(texts):
             yield encode_texts(batch, lookup)
         return
-    with multiprocessing.Pool(n_jobs, initializer=_init_worker, initargs=(lookup,)) as pool:
+    # fork on Linux: workers inherit the loaded modules and the lookup instead of re-importing
+    # them (spawn/forkserver cost seconds per worker, and are the default in some settings)
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+    with ctx.Pool(n_jobs, initializer=_init_worker, initargs=(lookup,)) as pool:
         pending = collections.deque()
         for batch in _batches(texts):
             pending.append(pool.apply_async(_encode_in_worker, (batch,)))
             if len(pending) >= 2 * n_jobs:
-                yield pending.popleft().get()
+                yield _native(pending.popleft().get())
         while pending:
-            yield pending.popleft().get()
+            yield _native(pending.popleft().get())
 
 
 # --------------------------------------------------------------------------- building
@@ -447,7 +483,7 @@ def count_reference(texts: Iterable[str], words: Sequence[str], windows: Sequenc
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(desc="reference windows", unit="doc", dynamic_ncols=True)
+        bar = tqdm(desc="reference windows", unit="doc", dynamic_ncols=True, mininterval=2.0)
     t0 = time.perf_counter()
     for batch in _encoded_batches(texts, make_lookup(words), n_jobs):
         for counter in counters.values():
@@ -593,6 +629,16 @@ def _find_superset(root: Path, source_info: dict, window: int, counting: str,
     return None
 
 
+def default_jobs(source) -> int:
+    """Tokenising processes for a source: in-process for small inputs and for machines with
+    fewer than 3 CPUs (measured on 2 CPUs: the pool did not pay, the main process's counting
+    being a third of the work); else one per spare CPU, at most 4."""
+    cpus = os.cpu_count() or 1
+    big = isinstance(source, (str, Path)) and Path(source).is_file() and \
+        Path(source).stat().st_size > 20_000_000
+    return min(cpus - 1, 4) if big and cpus >= 3 else 1
+
+
 def reference_statistics(source, words: Sequence[str], windows: Sequence[int] = (110,),
                          counting: str = "exact", text_column: str = "text",
                          cache_dir: str | Path | None = None, use_cache: bool = True,
@@ -604,8 +650,7 @@ def reference_statistics(source, words: Sequence[str], windows: Sequence[int] = 
     window, counting, word-list sha256).
 
     source: a path (JSONL, CSV/TSV, text file with one document a line, .gz, folder), a
-    Corpus, or a list of texts. n_jobs: tokenising processes (default: all cores, capped at
-    4, for files over 20 MB; 1 otherwise)."""
+    Corpus, or a list of texts. n_jobs: tokenising processes (default: `default_jobs`)."""
     words = _check_words(words)
     windows = sorted({int(s) for s in windows})
     root = reference_cache_dir(cache_dir)
@@ -619,9 +664,7 @@ def reference_statistics(source, words: Sequence[str], windows: Sequence[int] = 
     missing = [s for s in windows if s not in out]
     if missing:
         if n_jobs is None:
-            big = isinstance(source, (str, Path)) and Path(source).is_file() and \
-                Path(source).stat().st_size > 20_000_000
-            n_jobs = min(os.cpu_count() or 1, 4) if big else 1
+            n_jobs = default_jobs(source)
         built = count_reference(iter_texts(source, text_column), words, missing, counting,
                                 n_jobs=n_jobs, progress=progress, source=info)
         for s, stats in built.items():

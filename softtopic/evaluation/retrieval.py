@@ -39,17 +39,31 @@ def _prepare_theta(theta) -> np.ndarray:
     return theta / sums
 
 
-def distance_block(queries: np.ndarray, theta: np.ndarray, distance: str = "kl",
-                   epsilon: float = EPSILON) -> np.ndarray:
-    """Distances from each (normalised) query row to every row of `theta`: (B, N)."""
-    if distance == "kl":
-        log_theta = np.log(theta + epsilon)
-        self_term = (queries * np.log(queries + epsilon)).sum(axis=1, keepdims=True)
-        return self_term - queries @ log_theta.T
-    if distance == "hellinger":
-        bc = np.sqrt(queries) @ np.sqrt(theta).T
-        return np.sqrt(np.maximum(0.0, 1.0 - bc))
-    raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+class _Distances:
+    """Distances from blocks of query rows to all rows, with the per-corpus parts precomputed."""
+
+    def __init__(self, theta: np.ndarray, distance: str, epsilon: float = EPSILON):
+        if distance not in DISTANCES:
+            raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+        self.theta, self.distance = theta, distance
+        if distance == "kl":
+            log_theta = np.log(theta + epsilon)
+            self.right = log_theta.T                                  # K x N
+            self.self_term = (theta * log_theta).sum(axis=1)          # sum_k q_k log(q_k + eps)
+        else:
+            self.right = np.sqrt(theta).T
+
+    def block(self, lo: int, hi: int) -> np.ndarray:
+        """(hi - lo) x N distances, computed in place in one array."""
+        if self.distance == "kl":
+            d = self.theta[lo:hi] @ self.right
+            np.subtract(self.self_term[lo:hi, None], d, out=d)
+        else:
+            d = np.sqrt(self.theta[lo:hi]) @ self.right                # Bhattacharyya coeff.
+            np.subtract(1.0, d, out=d)
+            np.maximum(d, 0.0, out=d)
+            np.sqrt(d, out=d)
+        return d
 
 
 def retrieval_precision(theta, labels: Sequence, ks: Sequence[int] = (1, 5, 10),
@@ -74,20 +88,20 @@ def retrieval_precision(theta, labels: Sequence, ks: Sequence[int] = (1, 5, 10),
     k_max = ks[-1]
     if block_size is None:  # about 32 MB per (block x N) array
         block_size = max(1, min(N, 4_000_000 // N))
+    distances = _Distances(theta, distance, epsilon)
     scale = 10.0 ** DECIMALS
-    if distance == "kl":
-        log_theta = np.log(theta + epsilon)
     hits = np.zeros(len(ks))
     for lo in range(0, N, block_size):
         hi = min(lo + block_size, N)
-        if distance == "kl":
-            q = theta[lo:hi]
-            d = (q * np.log(q + epsilon)).sum(axis=1, keepdims=True) - q @ log_theta.T
-        else:
-            d = distance_block(theta[lo:hi], theta, distance, epsilon)
+        d = distances.block(lo, hi)
         # one integer key per (query, document): rounded distance, then document position, so
         # that partial sorting gives the same order as a stable sort of the rounded distances
-        key = np.rint(d * scale).astype(np.int64) * N + np.arange(N)
+        np.multiply(d, scale, out=d)
+        np.rint(d, out=d)
+        key = d.astype(np.int64)
+        del d
+        key *= N
+        key += np.arange(N)
         key[np.arange(hi - lo), np.arange(lo, hi)] = np.iinfo(np.int64).max  # not itself
         top = np.argpartition(key, k_max - 1, axis=1)[:, :k_max]
         top = np.take_along_axis(top, np.argsort(np.take_along_axis(key, top, axis=1), axis=1),
