@@ -240,7 +240,8 @@ def build_report(out: str | Path, cache_dir: str | Path | None = None, alpha: fl
         missing = sorted({m for x in done.get("not_computed", pd.Series(dtype=str)).dropna()
                           for m in x.split(", ") if m})
         if missing:
-            add_text("Requested but not computed by that implementation: " + ", ".join(missing))
+            add_text("Requested but not computed (see not_computed in each metrics.json for why): "
+                     + ", ".join(missing))
     if "dropped_blank" in done and done["dropped_blank"].notna().any():
         for dataset, sub in done.groupby("dataset"):
             add_text(f"{dataset}: {int(sub['dropped_blank'].max())} blank documents dropped "
