@@ -16,8 +16,9 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-CORPUS = "/work/shared/data/20newsgroup/corpus_stripped.jsonl"
+CORPUS = str(Path(__file__).resolve().parents[1].parent / "shared/data/20newsgroup/corpus_stripped.jsonl")
 
 
 def run_one(args) -> dict:

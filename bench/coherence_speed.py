@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHARED = Path(os.environ.get("SOFTTOPIC_SHARED", "/work/shared/data"))
+SHARED = Path(os.environ.get("SOFTTOPIC_SHARED", Path(__file__).resolve().parents[1].parent / "shared/data"))
 DEFAULT_CORPUS = SHARED / "20newsgroup" / "corpus_stripped.jsonl"
 DEFAULT_WIKI = SHARED / "reference" / "wiki.txt.gz"
 

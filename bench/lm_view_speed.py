@@ -44,8 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CORPUS = Path(os.environ.get("SOFTTOPIC_20NG", "/work/shared/data/20newsgroup/"
-                                               "corpus_stripped.jsonl"))
+CORPUS = Path(os.environ.get("SOFTTOPIC_20NG", ROOT.parent / "shared/data/20newsgroup/corpus_stripped.jsonl"))
 LONG_TOKENS = 4000
 TOKENIZER_VOCAB = 32000
 TEMPLATE_INSTRUCTION = "default"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from softtopic.models.registry import get_model_class
 from softtopic.corpus import load_corpus
 from softtopic.preprocessing import tokenize
 
-DATA = "/work/shared/data/20newsgroup/corpus_stripped.jsonl"
+DATA = str(Path(__file__).resolve().parents[1].parent / "shared/data/20newsgroup/corpus_stripped.jsonl")
 
 
 def npmi(model, token_lists, top_n=10) -> float:
