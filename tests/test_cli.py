@@ -59,3 +59,31 @@ def test_cli_errors_are_one_clear_line(corpus_files, tmp_path, capsys):
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["fit", str(corpus_files / "c.csv"), "--out", str(tmp_path / "x")]) == 2
     assert "no column named 'text'" in capsys.readouterr().err
+
+
+def test_unknown_model_parameter_is_named_with_the_valid_ones(corpus_files, tmp_path, capsys):
+    out = tmp_path / "x"
+    assert main(["fit", str(corpus_files / "c.jsonl"), "--model", "prodlda", "--k", "4",
+                 "--out", str(out), "--param", "nonsense=1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "softtopic fit: error: model 'prodlda' has no parameter 'nonsense'" in err
+    assert "valid parameters:" in err and "epochs" in err and "n_topics" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_build_model_is_shared_by_fit_and_the_benchmark_worker(tmp_path):
+    from softtopic.benchmark import worker
+    from softtopic.commands import fit
+    from softtopic.models.build import build_model
+    import inspect
+    assert fit.build_model is build_model   # the worker imports it lazily, in run()
+    assert "build_model(" in inspect.getsource(worker.run)
+    model = build_model("prodlda", {"n_topics": 3, "epochs": 1}, progress=False)
+    assert (model.n_topics, model.epochs, model.progress) == (3, 1, False)
+    # an explicit parameter wins over the progress default
+    assert build_model("prodlda", {"progress": True}, progress=False).progress is True
+    # unknown parameters are all named, with the valid ones
+    with pytest.raises(ValueError, match=r"has no parameters 'a', 'b'; valid parameters: .*seed"):
+        build_model("lda", {"a": 1, "b": 2})
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        build_model("nope", {})
