@@ -21,8 +21,9 @@ DEMO_MODEL = "softlabel-encoder"
 DEMO_SETTINGS = {"n_topics": 20, "epochs": 100, "seed": 0}
 # Sentence-encoder models read only each document's first DEMO_MAX_SEQ_LENGTH word pieces in the
 # demo (256 elsewhere): embedding the 2,400 sample documents is the demo's main cost, and at 64
-# it takes about a minute on one CPU core instead of several (measurements: docs/architecture.md
-# "The demo"). The embeddings are cached, so a second run skips it.
+# it takes about a minute and a half on one shared CPU core instead of several minutes
+# (measurements: docs/soft-label-model.md, "Demo"). The embeddings are cached, so a second run
+# skips it.
 DEMO_MAX_SEQ_LENGTH = 64
 
 
