@@ -59,3 +59,63 @@ def test_cli_errors_are_one_clear_line(corpus_files, tmp_path, capsys):
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["fit", str(corpus_files / "c.csv"), "--out", str(tmp_path / "x")]) == 2
     assert "no column named 'text'" in capsys.readouterr().err
+
+
+def test_unknown_model_parameter_is_named_with_the_valid_ones(corpus_files, tmp_path, capsys):
+    out = tmp_path / "x"
+    assert main(["fit", str(corpus_files / "c.jsonl"), "--model", "prodlda", "--k", "4",
+                 "--out", str(out), "--param", "nonsense=1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "softtopic fit: error: model 'prodlda' has no parameter 'nonsense'" in err
+    assert "valid parameters:" in err and "epochs" in err and "n_topics" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_build_model_is_shared_by_fit_and_the_benchmark_worker(tmp_path):
+    from softtopic.benchmark import worker
+    from softtopic.commands import fit
+    from softtopic.models.build import build_model
+    import inspect
+    assert fit.build_model is build_model   # the worker imports it lazily, in run()
+    assert "build_model(" in inspect.getsource(worker.run)
+    model = build_model("prodlda", {"n_topics": 3, "epochs": 1}, progress=False)
+    assert (model.n_topics, model.epochs, model.progress) == (3, 1, False)
+    # an explicit parameter wins over the progress default
+    assert build_model("prodlda", {"progress": True}, progress=False).progress is True
+    # unknown parameters are all named, with the valid ones
+    with pytest.raises(ValueError, match=r"has no parameters 'a', 'b'; valid parameters: .*seed"):
+        build_model("lda", {"a": 1, "b": 2})
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        build_model("nope", {})
+
+
+@pytest.fixture
+def tiny_sample(corpus_files, monkeypatch):
+    """The demo on the 160-document planted corpus instead of the 2,400-document sample."""
+    from softtopic.commands import demo
+    monkeypatch.setattr(demo, "sample_corpus_path", lambda: corpus_files / "c.jsonl")
+    return demo
+
+
+def test_demo_runs_the_soft_label_model_with_the_encoder_teacher(tiny_sample, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--epochs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "model softlabel-encoder" in printed and "'max_seq_length': 64" in printed
+    assert "teacher: offline encoder approximation (not an LM)" in printed
+    assert "topic labels: 0 " in printed and "top words" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "softlabel-encoder" and config["params"]["teacher"] == "encoder"
+    assert config["params"]["epochs"] == 2 and config["params"]["n_topics"] == 20
+
+
+def test_demo_takes_any_registered_model(tiny_sample, tmp_path, capsys):
+    out = tmp_path / "lda"
+    # LDA has no `epochs` nor `max_seq_length`: the demo's settings it lacks are dropped
+    assert main(["demo", "--model", "lda", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "model lda, settings {'n_topics': 20, 'seed': 0}" in printed
+    assert "teacher:" not in printed and "word pieces" not in printed
+    assert json.loads((out / "config.json").read_text())["model"] == "lda"
+    assert main(["demo", "--model", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from .files import DONE, SPEC, record_failure, write_json_atomic
 
 
 def run(run_dir: Path) -> dict:
-    from ..models.registry import get_model_class
+    from ..models.build import build_model
     from ..runs import write_run
     from .datasets import load_dataset
     from .scoring import score_run
@@ -24,14 +24,7 @@ def run(run_dir: Path) -> dict:
     spec = json.loads((run_dir / SPEC).read_text())
     t_start = time.perf_counter()
     corpus, data_info = load_dataset(spec["dataset_options"])
-    klass = get_model_class(spec["model"])
-    params = dict(spec["params"])
-    if "progress" in klass._param_names():
-        params.setdefault("progress", False)
-    try:
-        model = klass(**params)
-    except TypeError as e:
-        raise ValueError(f"model {spec['model']!r}: {e}") from None
+    model = build_model(spec["model"], spec["params"], progress=False)
     t0 = time.perf_counter()
     model.fit(corpus)
     fit_seconds = time.perf_counter() - t0

@@ -5,7 +5,8 @@ import json
 import time
 
 from ..corpus import load_corpus
-from ..models.registry import MODELS, get_model_class
+from ..models.build import build_model
+from ..models.registry import MODELS
 from ..runs import format_topic_table, write_run
 
 # flag -> constructor parameter; a flag left unset keeps the model's own default
@@ -57,20 +58,13 @@ def model_kwargs(args) -> dict:
             kwargs[name] = json.loads(value)
         except json.JSONDecodeError:
             kwargs[name] = value
-    if args.quiet:
-        kwargs["progress"] = False
     return kwargs
 
 
 def run(args) -> int:
     corpus = load_corpus(args.corpus, text_column=args.text_column,
                          label_column=args.label_column, id_column=args.id_column)
-    klass = get_model_class(args.model)
-    kwargs = model_kwargs(args)
-    try:
-        model = klass(**kwargs)
-    except TypeError as e:
-        raise ValueError(f"model {args.model!r}: {e}") from None
+    model = build_model(args.model, model_kwargs(args), progress=False if args.quiet else None)
     t0 = time.perf_counter()
     model.fit(corpus)
     seconds = time.perf_counter() - t0

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -46,6 +47,15 @@ class ChunkedView:
     [start, stop). Rows are written in document order whatever order compute works in.
     `dtype` is the storage type of every array, or a dict {array name: dtype} for arrays that
     need another precision (arrays the dict does not name are stored as float16).
+
+    Resuming: finished chunks of an interrupted run are reused only when they were written with
+    the same layout. The layout (n_rows, chunk_size, storage dtypes) is recorded in `key.json`
+    and checked before anything is computed; array names and per-row shapes are checked against
+    a finished chunk when the first new chunk is computed. On any mismatch the partial view is
+    *restarted cleanly*: the old chunks are deleted and every chunk is recomputed, with a
+    message on stderr naming the cache folder and the mismatch. (Restarting rather than raising
+    keeps a changed chunk size or dtype in a new softtopic version from leaving users with a
+    cache they must delete by hand; chunks of another layout are never mixed in.)
     """
 
     def __init__(self, directory: str | Path, n_rows: int, chunk_size: int = 1024,
@@ -85,17 +95,67 @@ class ChunkedView:
         return {name: np.load(self.dir / f"{name}.npy", mmap_mode="r" if mmap else None)
                 for name in meta["arrays"]}
 
+    def _layout(self) -> dict:
+        """What finished chunks must share with this view to be reused."""
+        return {"n_rows": self.n_rows, "chunk_size": self.chunk_size, "dtype": self.dtype.name,
+                "dtypes": {n: d.name for n, d in sorted(self.dtypes.items())}}
+
+    def _layout_mismatch(self) -> str | None:
+        """How the layout that wrote the existing chunks differs from this view's (None: same,
+        or nothing to resume)."""
+        chunks = self.dir / "chunks"
+        if not chunks.is_dir() or not any(chunks.glob("*.done")):
+            return None
+        try:
+            old = json.loads((self.dir / "key.json").read_text())
+        except (OSError, ValueError):
+            return "key.json is missing or unreadable, so the chunks' layout is unknown"
+        old = {**old, "dtypes": old.get("dtypes", {})}
+        new = self._layout()
+        diffs = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
+        return ", ".join(diffs) or None
+
+    def _array_mismatch(self, arrays: dict[str, np.ndarray], done: list[int]) -> str | None:
+        """How freshly computed arrays differ (names, per-row shape) from a finished chunk."""
+        if not done:
+            return None
+        i = done[0]
+        try:
+            old_names = sorted(json.loads(self._done_marker(i).read_text()))
+        except (OSError, ValueError):
+            return f"chunk {i}'s record is unreadable"
+        if old_names != sorted(arrays):
+            return f"array names {old_names} -> {sorted(arrays)}"
+        for name, a in sorted(arrays.items()):
+            try:
+                old = np.load(self._chunk_path(i, name), mmap_mode="r")
+            except (OSError, ValueError):
+                return f"chunk {i} of array {name!r} is unreadable"
+            if old.shape[1:] != np.shape(a)[1:] or old.dtype != self.dtype_of(name):
+                return (f"array {name!r}: rows of shape {old.shape[1:]} {old.dtype} -> "
+                        f"{np.shape(a)[1:]} {self.dtype_of(name)}")
+        return None
+
+    def _restart(self, why: str):
+        print(f"softtopic: cache folder {self.dir} holds a partial view written with another "
+              f"layout ({why}); discarding its chunks and recomputing", file=sys.stderr)
+        shutil.rmtree(self.dir / "chunks", ignore_errors=True)
+
     def compute(self, compute: Callable[[int, int], dict[str, np.ndarray]],
                 desc: str = "view", progress: bool = True) -> dict[str, np.ndarray]:
         if self.is_complete():
             return self.load()
+        why = self._layout_mismatch()
+        if why:
+            self._restart(why)
         (self.dir / "chunks").mkdir(parents=True, exist_ok=True)
-        (self.dir / "key.json").write_text(json.dumps(
-            {**self.key_parts, "n_rows": self.n_rows, "chunk_size": self.chunk_size,
-             "dtype": self.dtype.name,
-             **({"dtypes": {n: d.name for n, d in self.dtypes.items()}} if self.dtypes else {})},
-            indent=1, default=str))
+        layout = self._layout()
+        if not layout["dtypes"]:
+            del layout["dtypes"]
+        (self.dir / "key.json").write_text(json.dumps({**self.key_parts, **layout},
+                                                      indent=1, default=str))
         todo = self.missing_chunks()
+        done = sorted(set(range(self.n_chunks)) - set(todo))
         done_rows = self.n_rows - sum(self._rows(i) for i in todo)
         bar = tqdm(total=self.n_rows, initial=done_rows, desc=desc, unit="doc",
                    disable=not progress, dynamic_ncols=True)
@@ -104,6 +164,12 @@ class ChunkedView:
         for i in todo:
             start, stop = i * self.chunk_size, min((i + 1) * self.chunk_size, self.n_rows)
             arrays = compute(start, stop)
+            if names is None:  # first new chunk: does it match the finished ones?
+                why = self._array_mismatch(arrays, done)
+                if why:
+                    bar.close()
+                    self._restart(why)
+                    return self.compute(compute, desc, progress)
             for name, a in arrays.items():
                 a = np.asarray(a)
                 if a.shape[0] != stop - start:
