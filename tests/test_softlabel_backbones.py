@@ -105,6 +105,7 @@ def test_ecrtm_beta_temperature_and_soft_label_tau_are_separate(vector_file, cor
     model = SoftLabelECRTM(K, tau=3, beta_temperature=0.25, word_vectors=vector_file, epochs=1,
                            progress=False)
     assert model.tau == 3 and model.beta_temperature == 0.25
+    assert repr(model).startswith("SoftLabelECRTM(n_topics=4, beta_temperature=0.25")
     model.fit(corpus[0], features=teacher_features(model, corpus))
     assert model.module_.decoder.beta_temperature == 0.25
     assert model.module_.target.tau == 3
