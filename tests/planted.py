@@ -39,3 +39,31 @@ def planted_corpus(n_topics=5, n_docs=600, doc_len=40, noise_words=30, noise=0.1
 def recovered(learned: list[list[str]], planted: list[list[str]], min_shared: int = 8) -> list[bool]:
     """For each planted topic: is there a learned topic sharing >= min_shared of its top words?"""
     return [max(len(set(p) & set(t[:len(p)])) for t in learned) >= min_shared for p in planted]
+
+
+def mixture_corpus(n_topics=5, words_per_topic=10, n_docs=300, doc_len=40, seed=0,
+                   n_background=30):
+    """Documents drawn from K planted topics mixed by theta ~ Dirichlet(0.2); each topic puts
+    90% of its mass on its own 10 words, the rest spread over all words (including
+    `n_background` shared ones). Returns texts, the planted topics' words, theta, each
+    document's true word distribution p_d = theta_d @ beta (the ideal teacher's soft label)
+    and the words (columns of p)."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("bcdfghjklmnpqrstvwxz"))
+    words = sorted({"".join(rng.choice(letters, 6)) for _ in range(400)})
+    words = words[:n_topics * words_per_topic + n_background]
+    v = len(words)
+    beta = np.full((n_topics, v), 0.1 / v)
+    for k in range(n_topics):
+        own = np.arange(k * words_per_topic, (k + 1) * words_per_topic)
+        beta[k, own] += 0.9 * np.linspace(2, 1, words_per_topic) / np.linspace(2, 1, words_per_topic).sum()
+    theta = rng.dirichlet(np.full(n_topics, 0.2), n_docs)
+    p = theta @ beta
+    texts = [" ".join(rng.choice(words, doc_len, p=p[d] / p[d].sum())) for d in range(n_docs)]
+    planted = [words[k * words_per_topic:(k + 1) * words_per_topic] for k in range(n_topics)]
+    return texts, planted, theta, p, words
+
+
+def shared_words(planted, learned, need=8):
+    """For each planted topic: does some learned topic share >= need of its words?"""
+    return [max(len(set(t) & set(l)) for l in learned) >= need for t in planted]

@@ -175,13 +175,24 @@ def test_fastopic_recovers_planted_topics_and_reloads(planted, tmp_path):
 
 @pytest.mark.slow   # UMAP's numba compilation alone takes about a minute on a busy CPU
 @needs("bertopic")
-def test_bertopic_outputs_and_reload(planted, tmp_path):
-    from softtopic.models.wrappers import BERTopic
+def test_bertopic_outputs_shortfall_and_reload(planted, tmp_path):
+    """Asked for twice the planted topics with clusters of at least 40 of the 240 documents,
+    HDBSCAN finds at most 6 (the planted 60-document topics, usually 4): the
+    shortfall is explicit (attribute, warning naming both numbers), the outputs have the found
+    number of topics (not padded), and a reloaded model keeps it."""
+    from softtopic.models.wrappers.bertopic import BERTopic, TopicShortfallWarning
     docs, topics, _ = planted
-    model = BERTopic(K_PLANTED, seed=0, progress=False).fit(docs)
-    assert model.n_topics_ <= K_PLANTED
-    assert_common_outputs(model, len(docs), model.n_topics_, len(model.vocabulary_))
-    assert -1 not in set(np.argmax(model.theta_, 1))
-    if model.n_topics_ == K_PLANTED:
+    asked = 2 * K_PLANTED
+    shortfall = rf"found (\d+) topics, asked for {asked}"
+    with pytest.warns(TopicShortfallWarning, match=shortfall) as record:
+        model = BERTopic(asked, min_cluster_size=40, seed=0, progress=False).fit(docs)
+    found = model.n_topics_found_
+    assert 0 < found < asked and model.n_topics == asked and model.n_topics_ == found
+    messages = [str(w.message) for w in record if w.category is TopicShortfallWarning]
+    assert len(messages) == 1 and f"found {found} topics" in messages[0]
+    assert_common_outputs(model, len(docs), found, len(model.vocabulary_))
+    assert len(model.get_topics()) == found and model.transform(docs[:3]).shape == (3, found)
+    if found == K_PLANTED:
         assert_recovers(model, topics)
-    assert_reload_identical(model, docs, tmp_path)
+    again = assert_reload_identical(model, docs, tmp_path)
+    assert again.n_topics_found_ == found

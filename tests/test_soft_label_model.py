@@ -4,35 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from planted import mixture_corpus as planted_corpus
+from planted import shared_words as matched
 
 from softtopic import SoftLabelTM, load
 from softtopic.models.registry import MODELS, get_model_class
 from softtopic.models.targets import BowReconstruction, SoftLabelTarget, soft_label_distribution
-
-
-# ---------------------------------------------------------------------- a planted corpus
-def planted_corpus(n_topics=5, words_per_topic=10, n_docs=300, doc_len=40, seed=0):
-    """Documents drawn from K planted topics; each topic puts 90% of its mass on its own 10
-    words. Returns texts, the planted topics' words, and each document's true word
-    distribution p_d = theta_d @ beta (the ideal teacher's soft label) by word."""
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("bcdfghjklmnpqrstvwxz"))
-    words = sorted({"".join(rng.choice(letters, 6)) for _ in range(400)})
-    words = words[:n_topics * words_per_topic + 30]          # 30 background words
-    v = len(words)
-    beta = np.full((n_topics, v), 0.1 / v)
-    for k in range(n_topics):
-        own = np.arange(k * words_per_topic, (k + 1) * words_per_topic)
-        beta[k, own] += 0.9 * np.linspace(2, 1, words_per_topic) / np.linspace(2, 1, words_per_topic).sum()
-    theta = rng.dirichlet(np.full(n_topics, 0.2), n_docs)
-    p = theta @ beta
-    texts = [" ".join(rng.choice(words, doc_len, p=p[d] / p[d].sum())) for d in range(n_docs)]
-    planted = [words[k * words_per_topic:(k + 1) * words_per_topic] for k in range(n_topics)]
-    return texts, planted, theta, p, words
-
-
-def matched(planted, learned, need=8):
-    return [max(len(set(t) & set(l)) for l in learned) >= need for t in planted]
 
 
 def test_soft_label_model_recovers_planted_topics_from_precomputed_teacher(tmp_path):

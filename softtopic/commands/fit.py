@@ -14,7 +14,7 @@ MODEL_FLAGS = {
     "vocab_size": int, "epochs": int, "batch_size": int, "lr": float, "seed": int,
     "encoder": str, "device": str, "min_df": float, "max_df": float, "n_samples": int,
     "cache_dir": str,
-    # soft-label models (softtopic/models/presets.py: SoftLabelTM)
+    # soft-label models (softtopic/models/presets.py: SoftLabelPreset)
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
     "instruction": str, "max_document_tokens": int,
     "student": str,  # BAT: the student preset

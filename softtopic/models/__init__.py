@@ -2,7 +2,10 @@ from .bat import BAT
 from .base import TopicModel, load
 from .neural import NeuralTopicModel
 from .neuromax import NeuroMax
-from .presets import ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
+from .presets import (ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelECRTM, SoftLabelETM,
+                      SoftLabelFASTopic, SoftLabelPreset, SoftLabelTM, TransportPlanTM,
+                      ZeroShotTM)
 
 __all__ = ["TopicModel", "NeuralTopicModel", "ProdLDA", "ZeroShotTM", "CombinedTM", "SoftLabelTM",
-           "ETM", "ECRTM", "BAT", "NeuroMax", "load"]
+           "SoftLabelPreset", "SoftLabelETM", "SoftLabelECRTM", "SoftLabelFASTopic",
+           "TransportPlanTM", "ETM", "ECRTM", "BAT", "NeuroMax", "load"]

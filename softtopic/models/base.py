@@ -35,17 +35,23 @@ class TopicModel:
 
     # ------------------------------------------------------------------ parameters
     @classmethod
-    def _param_names(cls) -> list[str]:
-        names = []
+    def _param_defaults(cls) -> dict:
+        """Parameter name -> default, collected along the class hierarchy (the most derived
+        class that lists a parameter gives its default)."""
+        defaults = {}
         for klass in cls.__mro__:
             init = klass.__dict__.get("__init__")
             if init is None:
                 continue
             for p in inspect.signature(init).parameters.values():
                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) \
-                        and p.name not in names:
-                    names.append(p.name)
-        return names
+                        and p.name not in defaults:
+                    defaults[p.name] = p.default
+        return defaults
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return list(cls._param_defaults())
 
     def get_params(self, deep: bool = False) -> dict:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -59,9 +65,9 @@ class TopicModel:
         return self
 
     def __repr__(self):
-        sig = inspect.signature(type(self).__init__).parameters
+        defaults = self._param_defaults()
         changed = [f"{k}={v!r}" for k, v in self.get_params().items()
-                   if k in sig and sig[k].default is not v and sig[k].default != v]
+                   if defaults[k] is not v and defaults[k] != v]
         return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------------ fitted outputs

@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .optimal_transport import sinkhorn_log, squared_euclidean
+
 
 class ProdLDADecoder(nn.Module):
     """Product of experts: logits = BN(theta @ beta), beta unnormalised (Srivastava & Sutton).
@@ -98,7 +100,8 @@ class ETMDecoder(_EmbeddingDecoder):
 
 class EmbeddingDistanceDecoder(_EmbeddingDecoder):
     """ECRTM (Wu et al. 2023): cost C_kv = ||t_k - w_v||^2 between topic and word embeddings,
-    beta = softmax over *topics* (dim 0) of -C / tau (the reference's behaviour: each column,
+    beta = softmax over *topics* (dim 0) of -C / beta_temperature (the reference's tau_beta, 0.2;
+    named so it is never confused with the soft-label temperature tau). As the reference, each column,
     not each row, sums to one), logits = BN_V(theta @ beta) with the batch norm's scale frozen at
     1 and its shift learned (as the reference).
 
@@ -112,11 +115,11 @@ class EmbeddingDistanceDecoder(_EmbeddingDecoder):
 
     def __init__(self, n_topics: int, vocab_size: int, word_embeddings=None,
                  embedding_dim: int = 200, train_word_embeddings: bool | None = True,
-                 tau: float = 0.2, batch_norm: bool = True):
+                 beta_temperature: float = 0.2, batch_norm: bool = True):
         super().__init__()
-        if not tau > 0:
-            raise ValueError(f"tau (beta temperature) must be positive, got {tau}")
-        self.tau = tau
+        if not beta_temperature > 0:
+            raise ValueError(f"beta_temperature must be positive, got {beta_temperature}")
+        self.beta_temperature = beta_temperature
         table, trainable = _word_embedding_table(vocab_size, word_embeddings, embedding_dim,
                                                  train_word_embeddings, init_std=0.1)
         topics = nn.init.trunc_normal_(torch.empty(n_topics, table.shape[1]), std=0.1)
@@ -133,16 +136,76 @@ class EmbeddingDistanceDecoder(_EmbeddingDecoder):
         return (t ** 2).sum(1, keepdim=True) + (w ** 2).sum(1)[None, :] - 2 * t @ w.T
 
     def beta(self) -> torch.Tensor:
-        return F.softmax(-self.cost() / self.tau, dim=0)
+        return F.softmax(-self.cost() / self.beta_temperature, dim=0)
 
     def forward(self, theta: torch.Tensor) -> torch.Tensor:
         return self.bn(theta @ self.beta())
 
     def topic_word(self) -> torch.Tensor:
-        return F.log_softmax(-self.cost().detach() / self.tau, dim=0)
+        return F.log_softmax(-self.cost().detach() / self.beta_temperature, dim=0)
 
     def topic_word_distribution(self) -> torch.Tensor:
         return F.softmax(self.topic_word(), dim=1)
 
 
-DECODERS = {"prodlda": ProdLDADecoder, "etm": ETMDecoder, "ecrtm": EmbeddingDistanceDecoder}
+class TransportPlanDecoder(_EmbeddingDecoder):
+    """FASTopic's topic-word side (Wu et al. 2024): beta is the entropic optimal-transport plan
+    between topic embeddings t_k and word embeddings w_v ("TW-ETP"), normalised per topic, and
+    p(w | theta) = theta @ beta is a mixture, so logits are log(theta @ beta) (as ETM).
+
+    Cost C_kv = ||t_k - w_v||^2; Sinkhorn (log domain, `sinkhorn_log`) with marginals 1/K per
+    topic and softmax(word_weights) per word, inverse regulariser `alpha` (FASTopic's TW alpha,
+    2) and at most `max_iter` iterations (5000, as FASTopic); beta = K * plan, whose rows sum
+    to one (divided by the row sums, so rounding never leaves them off one). Initialised as
+    the reference: topic and word embeddings truncated-normal (std 1), L2-normalised once,
+    trained; word-weight logits at 1/V. `cost()` and `plan()` are what `TransportCostRegularizer`
+    adds to the loss (FASTopic's L_TW = <plan, C>).
+
+    The document side of FASTopic (its DT-ETP between document and topic embeddings, which is
+    its theta) is not here: in softtopic theta comes from the backbone's encoder.
+    """
+
+    def __init__(self, n_topics: int, vocab_size: int, embedding_dim: int = 384,
+                 alpha: float = 2.0, max_iter: int = 5000):
+        super().__init__()
+        if not alpha > 0:
+            raise ValueError(f"tw_alpha must be positive, got {alpha}")
+        self.alpha, self.max_iter = alpha, max_iter
+        words = nn.init.trunc_normal_(torch.empty(vocab_size, embedding_dim))
+        topics = nn.init.trunc_normal_(torch.empty(n_topics, embedding_dim))
+        self._set_embeddings(F.normalize(words, dim=1), True, F.normalize(topics, dim=1))
+        self.word_weights = nn.Parameter(torch.full((vocab_size,), 1.0 / vocab_size))
+        self.last_transport = None
+
+    def cost(self) -> torch.Tensor:
+        return squared_euclidean(self.topic_embeddings, self.word_embeddings)
+
+    def plan(self, cost: torch.Tensor | None = None) -> torch.Tensor:
+        cost = self.cost() if cost is None else cost
+        return sinkhorn_log(cost, b=F.softmax(self.word_weights, dim=0), alpha=self.alpha,
+                            max_iter=self.max_iter)
+
+    def beta(self, plan: torch.Tensor | None = None) -> torch.Tensor:
+        plan = self.plan() if plan is None else plan
+        return plan / plan.sum(1, keepdim=True)
+
+    def forward(self, theta: torch.Tensor) -> torch.Tensor:
+        cost = self.cost()
+        plan = self.plan(cost)
+        # kept for this step's transport-cost regulariser, so Sinkhorn runs once per step
+        self.last_transport = (cost, plan)
+        mixture = theta @ self.beta(plan)
+        return mixture.clamp_min(torch.finfo(mixture.dtype).tiny).log()
+
+    @torch.no_grad()
+    def topic_word(self) -> torch.Tensor:
+        """log beta (rows of beta sum to one, so its row softmax is beta itself)."""
+        return self.beta().clamp_min(1e-30).log()
+
+    @torch.no_grad()
+    def topic_word_distribution(self) -> torch.Tensor:
+        return self.beta()
+
+
+DECODERS = {"prodlda": ProdLDADecoder, "etm": ETMDecoder, "ecrtm": EmbeddingDistanceDecoder,
+            "fastopic": TransportPlanDecoder}

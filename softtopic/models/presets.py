@@ -11,9 +11,9 @@ import numpy as np
 from ..training import TrainingConfig
 from ..views.encoder_teacher import DEFAULT_SCALE
 from . import teachers  # noqa: F401  (registers the lm_hidden/lm_logits/encoder_logits features)
-from .decoders import EmbeddingDistanceDecoder, ETMDecoder
+from .decoders import EmbeddingDistanceDecoder, ETMDecoder, TransportPlanDecoder
 from .neural import BuildContext, NeuralTopicModel
-from .regularizers import EmbeddingClusteringRegularizer
+from .regularizers import EmbeddingClusteringRegularizer, TransportCostRegularizer
 from .targets import BowReconstruction, SoftLabelTarget
 from .word_embeddings import vocabulary_word_embeddings
 
@@ -40,10 +40,14 @@ class CombinedTM(NeuralTopicModel):
     default_input = "bow+embedding"
 
 
-class SoftLabelTM(NeuralTopicModel):
-    """The soft-label topic model: the encoder reads a language model's last hidden state and the
-    ProdLDA decoder reconstructs the LM's next-token distribution over the vocabulary after a
-    prompt ("the soft label"), softmax(l_V / tau), with loss weight lambda (`weight`).
+class SoftLabelPreset(NeuralTopicModel):
+    """The soft-label part of a model, on any backbone preset: the encoder reads the teacher's
+    features and the decoder reconstructs the teacher's distribution over the vocabulary ("the
+    soft label"), softmax(l_V / tau), with loss weight lambda (`weight`). `SoftLabelTM` is this on
+    ProdLDA (the paper's model); `SoftLabelETM`, `SoftLabelECRTM` and `SoftLabelFASTopic` are
+    this on the ETM, ECRTM and FASTopic-style (transport-plan) decoders. A new backbone gets soft
+    labels by listing this class first: `class SoftLabelX(SoftLabelPreset, X)`; the backbone
+    keeps its decoder, regularisers and defaults.
 
     teacher: "lm" (the paper's method; needs `lm`, an HF id or local path) or "encoder" (an
         offline approximation: the document's sentence embedding is the input and the soft
@@ -135,6 +139,15 @@ class SoftLabelTM(NeuralTopicModel):
 
     def _state_config(self):
         return {**super()._state_config(), "teacher": self.teacher_description()}
+
+
+class SoftLabelTM(SoftLabelPreset, ProdLDA):
+    """The soft-label topic model (Li et al.): the encoder reads a language model's last hidden
+    state and the ProdLDA decoder reconstructs the LM's next-token distribution over the
+    vocabulary after a prompt, softmax(l_V / tau), weighted by lambda (`weight`). Parameters:
+    see `SoftLabelPreset`; backbone defaults are ProdLDA's (CTM/OCTIS), as the paper's code."""
+
+
 class WordEmbeddingPreset(NeuralTopicModel):
     """Shared by presets whose decoder holds word embeddings (ETM, ECRTM): where the embeddings
     come from, and how they are saved (in the state dict: a reloaded model never recomputes them).
@@ -143,9 +156,25 @@ class WordEmbeddingPreset(NeuralTopicModel):
     bundled offline default); or a word2vec (text/binary) or GloVe (text) file, missing words
     initialised per `missing_words` ("random" or "zero") and reported in
     `word_embedding_report_`.
+    train_word_embeddings, missing_words: None (default) means the preset's reference choice
+    (`default_train_word_embeddings`, `default_missing_words`: ETM frozen / "random", ECRTM
+    trained / "zero").
     """
 
+    default_train_word_embeddings = False
     default_missing_words = "random"
+
+    def __init__(self, n_topics: int = 50, *, word_vectors: str | None = None,
+                 train_word_embeddings: bool | None = None, missing_words: str | None = None,
+                 **kwargs):
+        self.word_vectors = word_vectors
+        self.train_word_embeddings = train_word_embeddings
+        self.missing_words = missing_words
+        super().__init__(n_topics, **kwargs)
+
+    def _trains_word_embeddings(self) -> bool:
+        return bool(self.default_train_word_embeddings if self.train_word_embeddings is None
+                    else self.train_word_embeddings)
 
     def _word_embeddings(self, ctx: BuildContext) -> np.ndarray:
         if ctx.loading:  # shapes only; the saved state holds the values
@@ -188,16 +217,11 @@ class ETM(WordEmbeddingPreset):
     default_decoder = "etm"
     encoder_batch_norm = False
 
-    def __init__(self, n_topics: int = 50, *, word_vectors: str | None = None,
-                 train_word_embeddings: bool = False, missing_words: str = "random",
-                 weight_decay: float = 1.2e-6, epochs: int = 100, batch_size: int = 128,
-                 lr: float = 5e-3, hidden_sizes: tuple[int, ...] = (800, 800),
+    def __init__(self, n_topics: int = 50, *, weight_decay: float = 1.2e-6, epochs: int = 100,
+                 batch_size: int = 128, lr: float = 5e-3, hidden_sizes: tuple[int, ...] = (800, 800),
                  activation: str = "relu", dropout: float = 0.5, theta_dropout: float = 0.0,
                  prior_alpha: float | None = None, learn_prior: bool = False,
                  reduction: str = "mean", n_samples: int = 0, **kwargs):
-        self.word_vectors = word_vectors
-        self.train_word_embeddings = train_word_embeddings
-        self.missing_words = missing_words
         self.weight_decay = weight_decay
         super().__init__(n_topics, epochs=epochs, batch_size=batch_size, lr=lr,
                          hidden_sizes=hidden_sizes, activation=activation, dropout=dropout,
@@ -207,7 +231,7 @@ class ETM(WordEmbeddingPreset):
 
     def _build_decoder(self, ctx: BuildContext):
         return ETMDecoder(ctx.n_topics, ctx.vocab_size, self._word_embeddings(ctx),
-                          train_word_embeddings=self.train_word_embeddings)
+                          train_word_embeddings=self._trains_word_embeddings())
 
     def _training_config(self) -> TrainingConfig:
         return replace(super()._training_config(), weight_decay=self.weight_decay)
@@ -215,30 +239,32 @@ class ETM(WordEmbeddingPreset):
 
 class ECRTM(WordEmbeddingPreset):
     """ECRTM (Wu et al. 2023): Euclidean-distance decoder (beta = softmax over topics of
-    -||t_k - w_v||^2 / tau, logits = BN(theta beta)) plus the ECR regulariser (Sinkhorn, log
-    domain). Fixed Laplace-Dirichlet(1) prior, losses averaged over the batch, theta =
-    softmax(mu), raw bag of words in.
+    -||t_k - w_v||^2 / beta_temperature, logits = BN(theta beta)) plus the ECR regulariser
+    (Sinkhorn, log domain). Fixed Laplace-Dirichlet(1) prior, losses averaged over the batch,
+    theta = softmax(mu), raw bag of words in.
 
     Defaults are the soft-label paper's ECRTM baseline (TopMost-style): 200 epochs, batch 64,
-    lr 2e-3, no schedule, dropout 0, lambda_ECR 100, tau 0.2, alpha 20; trainable word
-    embeddings (missing words in a vector file get zero rows, as the reference).
+    lr 2e-3, no schedule, dropout 0, lambda_ECR 100, beta_temperature 0.2 (the reference's
+    tau_beta), alpha 20; trainable word embeddings (missing words in a vector file get zero
+    rows, as the reference). The beta temperature is `beta_temperature`, never `tau`: `tau` is
+    the soft-label temperature (see `SoftLabelECRTM`, which has both).
     """
 
     default_input = "bow"
     default_decoder = "ecrtm"
+    default_train_word_embeddings = True
     default_missing_words = "zero"
 
-    def __init__(self, n_topics: int = 50, *, word_vectors: str | None = None,
-                 train_word_embeddings: bool = True, missing_words: str = "zero",
-                 tau: float = 0.2, ecr_weight: float = 100.0, ecr_alpha: float = 20.0,
-                 ecr_max_iter: int = 1000, epochs: int = 200, batch_size: int = 64,
-                 lr: float = 2e-3, dropout: float = 0.0, theta_dropout: float = 0.0,
-                 learn_prior: bool = False, reduction: str = "mean", n_samples: int = 0,
-                 **kwargs):
-        self.word_vectors = word_vectors
-        self.train_word_embeddings = train_word_embeddings
-        self.missing_words = missing_words
-        self.tau = tau
+    def __init__(self, n_topics: int = 50, *, beta_temperature: float = 0.2,
+                 ecr_weight: float = 100.0, ecr_alpha: float = 20.0, ecr_max_iter: int = 1000,
+                 epochs: int = 200, batch_size: int = 64, lr: float = 2e-3, dropout: float = 0.0,
+                 theta_dropout: float = 0.0, learn_prior: bool = False, reduction: str = "mean",
+                 n_samples: int = 0, **kwargs):
+        if "tau" in kwargs:   # a soft-label preset takes tau before it gets here
+            raise TypeError(f"{type(self).__name__} has no parameter 'tau': ECRTM's beta "
+                            f"temperature is `beta_temperature` (default 0.2); `tau` is the "
+                            f"soft-label temperature of SoftLabelECRTM")
+        self.beta_temperature = beta_temperature
         self.ecr_weight = ecr_weight
         self.ecr_alpha = ecr_alpha
         self.ecr_max_iter = ecr_max_iter
@@ -248,10 +274,92 @@ class ECRTM(WordEmbeddingPreset):
 
     def _build_decoder(self, ctx: BuildContext):
         return EmbeddingDistanceDecoder(ctx.n_topics, ctx.vocab_size, self._word_embeddings(ctx),
-                                        train_word_embeddings=self.train_word_embeddings,
-                                        tau=self.tau)
+                                        train_word_embeddings=self._trains_word_embeddings(),
+                                        beta_temperature=self.beta_temperature)
 
     def _build_regularizers(self, ctx: BuildContext) -> list:
         return [*super()._build_regularizers(ctx),
                 EmbeddingClusteringRegularizer(self.ecr_weight, self.ecr_alpha,
                                                self.ecr_max_iter)]
+
+
+class TransportPlanTM(NeuralTopicModel):
+    """The backbone with FASTopic's topic-word side as its decoder (`TransportPlanDecoder`):
+    beta is the entropic optimal-transport plan between trainable topic and word embeddings
+    (FASTopic's TW-ETP, alpha `tw_alpha` = 2, at most `tw_max_iter` = 5000 Sinkhorn
+    iterations), normalised per topic; p(w | theta) = theta @ beta; FASTopic's L_TW = <plan,
+    cost> is added with weight `tw_weight` (1, as FASTopic). Embeddings of `embedding_dim`
+    (384, FASTopic's default document-embedding size) are random and L2-normalised at init, as
+    FASTopic's.
+
+    What is not FASTopic: FASTopic has no encoder; its theta is a second transport plan, between
+    frozen document embeddings and the topic embeddings (DT-ETP, L_DT). Here theta comes from
+    the backbone's variational encoder (reading `input`, the bag of words by default) with its
+    prior KL in place of L_DT. This is the backbone for `SoftLabelFASTopic`; the FASTopic
+    baseline itself is the wrapped package (`softtopic.models.wrappers.FASTopic`).
+
+    Defaults: the backbone's (CTM/OCTIS encoder, batch 64, lr 2e-3), 200 epochs as FASTopic
+    and the soft-label paper's FASTopic backbone, losses averaged over the batch (FASTopic's
+    reconstruction is a mean over documents, which L_TW is weighed against).
+    """
+
+    default_decoder = "fastopic"
+
+    def __init__(self, n_topics: int = 50, *, tw_alpha: float = 2.0, tw_weight: float = 1.0,
+                 tw_max_iter: int = 5000, embedding_dim: int = 384, epochs: int = 200,
+                 reduction: str = "mean", **kwargs):
+        self.tw_alpha = tw_alpha
+        self.tw_weight = tw_weight
+        self.tw_max_iter = tw_max_iter
+        self.embedding_dim = embedding_dim
+        super().__init__(n_topics, epochs=epochs, reduction=reduction, **kwargs)
+
+    def _validate_params(self):
+        super()._validate_params()
+        if not self.tw_alpha > 0:
+            raise ValueError(f"tw_alpha must be positive, got {self.tw_alpha!r}")
+        if self.tw_weight < 0:
+            raise ValueError(f"tw_weight must be >= 0, got {self.tw_weight!r}")
+
+    def _build_decoder(self, ctx: BuildContext):
+        return TransportPlanDecoder(ctx.n_topics, ctx.vocab_size, self.embedding_dim,
+                                    self.tw_alpha, self.tw_max_iter)
+
+    def _build_regularizers(self, ctx: BuildContext) -> list:
+        return [*super()._build_regularizers(ctx), TransportCostRegularizer(self.tw_weight)]
+
+
+# ---------------------------------------------------------------------- soft labels on backbones
+class SoftLabelETM(SoftLabelPreset, ETM):
+    """Soft labels (`SoftLabelPreset`) on ETM: the encoder reads the teacher's features, ETM's
+    mixture decoder log(theta softmax_V(rho alpha)) is trained by weight * KL to the soft label.
+    ETM's defaults otherwise (OCTIS: 100 epochs, batch 128, lr 5e-3, dropout 0.5, N(0, I)
+    prior, frozen word embeddings), as the soft-label paper's `dsl_etm`."""
+
+
+class SoftLabelECRTM(SoftLabelPreset, ECRTM):
+    """Soft labels (`SoftLabelPreset`) on ECRTM: the encoder reads the teacher's features, the
+    loss is weight * KL(soft label || softmax(BN(theta beta))) + prior KL + ECR, as the soft-label
+    paper's `dsl_ecrtm`. `tau` is the soft-label temperature (3.0); ECRTM's beta temperature is
+    `beta_temperature` (0.2). ECRTM's defaults otherwise (200 epochs, batch 64, lambda_ECR 100).
+    """
+
+
+class SoftLabelFASTopic(SoftLabelPreset, TransportPlanTM):
+    """Soft labels (`SoftLabelPreset`) on the FASTopic-style backbone (`TransportPlanTM`): beta is
+    FASTopic's topic-word transport plan, theta comes from the backbone's encoder reading the
+    teacher's features, and the loss is weight * KL(soft label || theta @ beta) + prior KL +
+    L_TW.
+
+    The choice, and why: FASTopic's own theta is the document-topic transport plan (DT-ETP)
+    between document and topic embeddings. With LM hidden states as document embeddings its
+    exp kernel underflows, and the soft-label paper's `dsl_fastopic` worked around that by
+    computing theta at inference as the DT plan over each inference batch, so a document's theta
+    depended on the other documents in its batch. Here the ETP-based beta is kept (the part that
+    makes FASTopic's topics) and theta comes from the backbone's encoder: a document's theta is
+    its own, `transform` needs no training-set statistics, and training, saving and loading are
+    the backbone's. It is therefore not FASTopic: there is no DT-ETP, no L_DT, no learned topic
+    sizes, and the encoder's prior KL is in the loss. `dsl_fastopic` also used cross-entropy to
+    the top-20 soft label without a weight; the defaults here are the paper's soft-label loss
+    (KL, weight 1e3, all words); `divergence="ce", top_k=20` gives that target.
+    """

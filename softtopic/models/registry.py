@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .bat import BAT
 from .neuromax import NeuroMax
-from .presets import ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelTM, ZeroShotTM
+from .presets import (ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelECRTM, SoftLabelETM,
+                      SoftLabelFASTopic, SoftLabelTM, ZeroShotTM)
 from .wrappers import LDA, BERTopic, FASTopic
 
 
@@ -37,6 +38,10 @@ MODELS: dict[str, type] = {
     "softlabel-nll-bow": NamedSettings(SoftLabelTM, target="bow"),
     "softlabel-embeddings": NamedSettings(SoftLabelTM, input="embedding"),
     "softlabel-nll-bow-embeddings": NamedSettings(SoftLabelTM, input="embedding", target="bow"),
+    # the soft label on other backbones (docs/baselines.md)
+    "softlabel-etm": SoftLabelETM,
+    "softlabel-ecrtm": SoftLabelECRTM,
+    "softlabel-fastopic": SoftLabelFASTopic,
     "etm": ETM,
     "ecrtm": ECRTM,
     "bat": BAT,

@@ -45,3 +45,31 @@ class EmbeddingClusteringRegularizer(nn.Module):
     def forward(self, model, batch, out) -> torch.Tensor:
         cost = model.decoder.cost()
         return self.weight * transport_cost(self.plan(cost), cost)
+
+
+class TransportCostRegularizer(nn.Module):
+    """FASTopic's L_TW: weight * <pi, C>, where pi is the decoder's own topic-word transport plan
+    (`decoder.plan(cost)`, e.g. `TransportPlanDecoder`, whose beta is that plan) and C its cost.
+    Minimising it pulls each topic embedding towards the word embeddings it transports to; the
+    reference weights it 1 (L = L_DSR + L_DT + L_TW)."""
+
+    name = "tw"
+    features: tuple[str, ...] = ()
+
+    def __init__(self, weight: float = 1.0):
+        super().__init__()
+        if weight < 0:
+            raise ValueError(f"tw_weight must be >= 0, got {weight}")
+        self.weight = weight
+
+    def attach(self, model):
+        if not callable(getattr(model.decoder, "plan", None)):
+            raise ValueError("the transport-cost regulariser needs a decoder with cost() and "
+                             f"plan() (decoder='fastopic'); got {type(model.decoder).__name__}")
+
+    def forward(self, model, batch, out) -> torch.Tensor:
+        decoder = model.decoder
+        last = getattr(decoder, "last_transport", None)   # this step's, set by its forward
+        decoder.last_transport = None
+        cost, plan = last if last is not None else (decoder.cost(), None)
+        return self.weight * transport_cost(decoder.plan(cost) if plan is None else plan, cost)

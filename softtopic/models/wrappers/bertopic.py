@@ -10,8 +10,16 @@ when HDBSCAN leaves outliers), and `calculate_probabilities=True`.
 
 Outputs:
 - topic -1 (outliers) is not a topic here: topic_word_ has one row per real topic (log of its
-  c-TF-IDF row normalised to sum to one), in BERTopic's order 0..K'-1. `n_topics_` is K'; it is
-  smaller than n_topics when HDBSCAN finds fewer clusters (a warning says so).
+  c-TF-IDF row normalised to sum to one), in BERTopic's order 0..K'-1.
+- Fewer topics than asked: HDBSCAN decides the number of clusters, and `nr_topics` can only
+  merge topics, never split them, so on small or homogeneous data BERTopic often finds
+  K' < n_topics. The outputs then have K' topics, not n_topics: theta is N x K', topic_word_
+  K' x V, get_topics() K' lists. Nothing is padded: an invented topic (a uniform or empty row)
+  would have arbitrary top words and enter coherence and diversity scores as if it were learned.
+  The shortfall is explicit instead: `n_topics_found_` (also `n_topics_`) is K', `n_topics` stays
+  what was asked, a `TopicShortfallWarning` (a RuntimeWarning: bertopic silences every
+  UserWarning when imported) names both when K' < n_topics, and the saved model and run
+  folder (`topics.json`'s n_topics) carry K'. If HDBSCAN finds no cluster at all, fit raises.
 - theta_ (training documents): BERTopic's HDBSCAN membership probabilities, renormalised per row.
   Outlier documents keep their soft membership over the real topics (they are not given an
   outlier column); a row with no probability mass gets its assigned topic one-hot, or uniform
@@ -25,7 +33,7 @@ Persistence: topic embeddings, topic-word weights and theta as tensors; no pickl
 """
 from __future__ import annotations
 
-import sys
+import warnings
 
 import numpy as np
 import torch
@@ -34,6 +42,11 @@ from ...corpus import as_corpus
 from ...views.sentence import DEFAULT_ENCODER, load_sentence_encoder
 from ..base import TopicModel
 from ._common import document_embeddings, fit_vocabulary, log_rows, require
+
+
+class TopicShortfallWarning(RuntimeWarning):
+    """A model found fewer topics than asked. A RuntimeWarning, not a UserWarning: importing
+    bertopic installs a global filter that ignores every UserWarning."""
 
 
 class BERTopic(TopicModel):
@@ -83,11 +96,17 @@ class BERTopic(TopicModel):
         offset = int(model._outliers)          # 1 when row 0 of c-TF-IDF is topic -1
         self.topic_assignments_ = topics
         real = model.c_tf_idf_[offset:].toarray()[:self.n_topics]
-        self.n_topics_ = real.shape[0]
-        if self.n_topics_ < self.n_topics and self.progress:
-            print(f"softtopic: BERTopic found {self.n_topics_} topics (asked for "
-                  f"{self.n_topics}); HDBSCAN cannot be forced to more clusters",
-                  file=sys.stderr)
+        self.n_topics_found_ = self.n_topics_ = real.shape[0]
+        if self.n_topics_found_ == 0:
+            raise ValueError("BERTopic found no topic: HDBSCAN put every document in the outlier "
+                             f"cluster (min_cluster_size={self.min_cluster_size}); lower "
+                             "min_cluster_size or give it more documents")
+        if self.n_topics_found_ < self.n_topics:
+            warnings.warn(f"BERTopic found {self.n_topics_found_} topics, asked for "
+                          f"{self.n_topics}: HDBSCAN decides the number of clusters and "
+                          "nr_topics can only merge them; theta and topic_word_ have "
+                          f"{self.n_topics_found_} topics (not padded; see n_topics_found_)",
+                          TopicShortfallWarning, stacklevel=2)
         self.topic_word_ = log_rows(real)
         self.topic_embeddings_ = np.asarray(model.topic_embeddings_[offset:offset + self.n_topics_],
                                             dtype=np.float32)
@@ -130,4 +149,4 @@ class BERTopic(TopicModel):
         super()._restore(config, tensors)
         self.topic_embeddings_ = tensors["topic_embeddings"].numpy()
         self.topic_assignments_ = tensors["topic_assignments"].numpy()
-        self.n_topics_ = self.topic_word_.shape[0]
+        self.n_topics_found_ = self.n_topics_ = self.topic_word_.shape[0]
