@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+
+from _measure import Clock, peak_rss_mb
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared/data"
 CORPUS = str(SHARED / "20newsgroup/corpus_stripped.jsonl")
@@ -98,21 +99,6 @@ def vocabulary(texts):
     return vocab, bow, empty_rows(bow)
 
 
-class Clock:
-    """Wall seconds and CPU seconds (this process's threads plus reaped children)."""
-
-    def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), self._cpu()
-
-    @staticmethod
-    def _cpu():
-        own, kids = (resource.getrusage(resource.RUSAGE_SELF),
-                     resource.getrusage(resource.RUSAGE_CHILDREN))
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-    def stop(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall, self._cpu() - self.cpu
-
 
 class LoopClock:
     """Accumulates a Clock over every call of `fn` (the training loop)."""
@@ -128,18 +114,6 @@ class LoopClock:
             wall, cpu = clock.stop()
             self.wall, self.cpu = self.wall + wall, self.cpu + cpu
 
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM (Linux) is the high-water mark of this process's own
-    address space; ru_maxrss is not used where VmHWM exists because Linux carries it over
-    execve, so a worker would inherit its (v)forking parent's RSS."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def epochs_for(name: str, requested: int) -> int | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _measure import Clock, peak_rss_mb
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared/data/20newsgroup/corpus_stripped.jsonl"
 
@@ -53,22 +54,6 @@ def prepare(args, workdir: Path):
         "words": vocab.words, "labels": corpus.labels, "texts": corpus.texts}))
     return len(corpus), len(dropped)
 
-
-class Clock:
-    """Wall seconds and CPU seconds (this process's threads plus reaped children, e.g. CTM's
-    data-loader workers). CPU time is what other jobs on a shared machine do not inflate."""
-
-    def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), self._cpu()
-
-    @staticmethod
-    def _cpu():
-        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-            resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-    def stop(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall, self._cpu() - self.cpu
 
 
 def run_softtopic(kind, workdir, args):
@@ -148,7 +133,7 @@ def worker(args):
     impl, kind = args.worker.split(":")
     seconds, theta, beta = (run_softtopic if impl == "softtopic" else run_ctm)(kind, workdir, args)
     npmi, purity, td = quality(np.asarray(theta), np.asarray(beta), workdir)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(json.dumps({"impl": impl, "model": kind, "sec_per_epoch": seconds[0] / args.epochs,
                       "cpu_sec_per_epoch": seconds[1] / args.epochs,
                       "peak_rss_mb": peak_mb, "npmi": npmi, "purity": purity, "td": td}))
