@@ -65,6 +65,9 @@ class VariationalTopicModel(nn.Module):
     """Encoder + logistic-normal posterior + decoder, with a pluggable target and regularisers.
 
     input_features: names of the arrays concatenated (in order) as the encoder input.
+    input_projections: {feature: (in_dim, out_dim)}: a linear layer applied to that feature
+        before the concatenation (CombinedTM projects the sentence embedding to |V| dimensions,
+        as CTM does); input_dim counts the projected width.
     decoder: module mapping theta (B x K) to logits (B x V); see `softtopic.models.decoders`.
     target: object with `.feature` (the array it reads) and `.loss(logits, target) -> (B,)`; a
         target that reads several arrays sets `.features` (a tuple) instead, and its loss gets
@@ -78,12 +81,15 @@ class VariationalTopicModel(nn.Module):
                  decoder: nn.Module, target, regularizers: Sequence[nn.Module] = (),
                  hidden_sizes: Sequence[int] = (200, 200), activation: str = "softplus",
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float | None = 1.0,
-                 learn_prior: bool = True, reduction: str = "sum", encoder_batch_norm: bool = True):
+                 learn_prior: bool = True, reduction: str = "sum", encoder_batch_norm: bool = True,
+                 input_projections: dict[str, tuple[int, int]] | None = None):
         super().__init__()
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
         self.input_features = tuple(input_features)
         self.n_topics = n_topics
+        self.projections = nn.ModuleDict({name: nn.Linear(*dims) for name, dims in
+                                          (input_projections or {}).items()})
         self.encoder = Encoder(input_dim, n_topics, hidden_sizes, activation, dropout,
                                encoder_batch_norm)
         self.decoder = decoder
@@ -114,8 +120,9 @@ class VariationalTopicModel(nn.Module):
         return needed
 
     def encode(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([batch[f] for f in self.input_features], dim=1)
-        return self.encoder(x)
+        parts = [self.projections[f](batch[f]) if f in self.projections else batch[f]
+                 for f in self.input_features]
+        return self.encoder(torch.cat(parts, dim=1))
 
     def prior_kl(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """KL(N(mu, diag exp(logvar)) || N(prior_mean, diag prior_var)) per document."""

@@ -227,12 +227,20 @@ class NeuralTopicModel(TopicModel):
 
     def _build_module(self, ctx: BuildContext) -> VariationalTopicModel:
         torch.manual_seed(self.seed)  # the initial weights are part of what the seed fixes
-        input_dim = sum(ctx.feature_dims[f] for f in self._input_features())
+        projections = self._input_projections(ctx)
+        input_dim = sum(projections[f][1] if f in projections else ctx.feature_dims[f]
+                        for f in self._input_features())
         return VariationalTopicModel(
             self._input_features(), input_dim, self.n_topics, self._build_decoder(ctx),
             self._build_target(ctx), self._build_regularizers(ctx), tuple(self.hidden_sizes),
             self.activation, self.dropout, self.theta_dropout, self.prior_alpha,
-            self.learn_prior, self.reduction, encoder_batch_norm=self.encoder_batch_norm)
+            self.learn_prior, self.reduction, encoder_batch_norm=self.encoder_batch_norm,
+            input_projections=projections)
+
+    def _input_projections(self, ctx: BuildContext) -> dict[str, tuple[int, int]]:
+        """{feature: (in_dim, out_dim)} linear layers applied to input features before they are
+        concatenated; none by default."""
+        return {}
 
     # ------------------------------------------------------------------ fit / transform
     def fit(self, X, y=None, features: dict | None = None):

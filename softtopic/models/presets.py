@@ -34,10 +34,18 @@ class ZeroShotTM(NeuralTopicModel):
 
 class CombinedTM(NeuralTopicModel):
     """CombinedTM (Bianchi et al. 2021): the encoder reads the bag of words concatenated with a
-    sentence embedding. (CTM first projects the embedding to |V| dimensions with a linear layer;
-    the encoder's first linear layer on the raw concatenation spans the same functions.)"""
+    sentence embedding that a linear layer first projects to |V| dimensions, as CTM's
+    `adapt_bert`. (Without the projection the two stacked linear maps span the same functions,
+    but the 384-d embedding then weighs little beside the 2,000-d bag of words at the start of
+    training, and topics came out clearly less coherent: bench/train_speed.py, NPMI 0.060 vs
+    CTM's 0.109 on 20NG at 20 epochs.)"""
 
     default_input = "bow+embedding"
+
+    def _input_projections(self, ctx: BuildContext) -> dict[str, tuple[int, int]]:
+        if "embedding" not in self._input_features():
+            return {}
+        return {"embedding": (ctx.feature_dims["embedding"], ctx.vocab_size)}
 
 
 class SoftLabelPreset(NeuralTopicModel):
