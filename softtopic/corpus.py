@@ -193,22 +193,24 @@ def _collect(rows, path, text_column, label_column, id_column, split_column, fir
     return Corpus(texts, out["labels"], out["ids"], out["splits"], source=str(path))
 
 
+def parse_json_object(line: str, path, line_no: int) -> dict:
+    """One JSONL line as a dict; anything else is a CorpusError naming the file and line."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise CorpusError(f"malformed JSON ({e.msg} at column {e.colno})", path, line_no) from None
+    if not isinstance(row, dict):
+        raise CorpusError(f"expected a JSON object, got {type(row).__name__}", path, line_no)
+    return row
+
+
 def _load_jsonl(path, text_column, label_column, id_column, split_column) -> Corpus:
     content, errors = _open_text(path)
 
     def rows():
         for line_no, line in enumerate(content.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CorpusError(f"malformed JSON ({e.msg} at column {e.colno})", path,
-                                  line_no) from None
-            if not isinstance(row, dict):
-                raise CorpusError(f"expected a JSON object, got {type(row).__name__}", path,
-                                  line_no)
-            yield line_no, row
+            if line.strip():
+                yield line_no, parse_json_object(line, path, line_no)
 
     corpus = _collect(rows(), path, text_column, label_column, id_column, split_column)
     corpus.decode_errors = errors

@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import __version__
-from ..corpus import Corpus, CorpusError, hash_texts, load_corpus
+from ..corpus import Corpus, CorpusError, hash_texts, load_corpus, parse_json_object
 from ..preprocessing import STOPWORDS, TOKEN_PATTERN
 
 # Identifies the tokenisation in cache keys and provenance; change it when the policy changes.
@@ -402,12 +402,8 @@ def iter_texts(source, text_column: str = "text") -> Iterator[str]:
             if not is_json:
                 yield line.rstrip("\n")
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CorpusError(f"malformed JSON ({e.msg} at column {e.colno})", path,
-                                  line_no) from None
-            if not isinstance(row, dict) or text_column not in row:
+            row = parse_json_object(line, path, line_no)
+            if text_column not in row:
                 raise CorpusError(f"no field {text_column!r} (use the reference text column "
                                   "option)", path, line_no, text_column)
             text = row[text_column]
