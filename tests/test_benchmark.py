@@ -278,3 +278,24 @@ def test_load_dataset_drops_blank_and_limits(tmp_path):
     corpus, info = load_dataset({"path": str(path), "limit": 30})
     assert info["dropped_blank"] == 2 and info["n_documents"] == 30
     assert set(corpus.labels) == set(THEMES)  # evenly spaced subset keeps every label
+
+
+def test_scoring_matches_evaluate_and_skips_llm_without_endpoint(tmp_path):
+    """A benchmark run is scored exactly as `softtopic evaluate` scores a run folder; a table that
+    asks for the LLM rating on a grid without an endpoint gets every other metric and a reason."""
+    from softtopic import ProdLDA, load_corpus
+    from softtopic.benchmark.scoring import score_run
+    from softtopic.evaluation import evaluate_run
+    from softtopic.runs import write_run
+
+    data = synthetic_corpus(tmp_path / "corpus.jsonl")
+    corpus, _ = load_corpus(data).drop_blank()
+    model = ProdLDA(n_topics=3, epochs=5, batch_size=16, vocab_size=30, progress=False).fit(corpus)
+    run = write_run(model, corpus, tmp_path / "run", "prodlda", {"path": str(data)})
+    evaluation = {"metrics": ["td", "purity", "nmi", "llm"], "reference": None, "top_n": 5}
+    scores = score_run(run, evaluation, str(data))
+    assert "llm" not in scores["metrics"] and "endpoint" in scores["not_computed"]["llm"]
+    expected = evaluate_run(run, metrics=["td", "purity", "nmi"], top_n=5, write=False)["scores"]
+    assert scores["metrics"] == pytest.approx(expected) and 0 < scores["metrics"]["purity"] <= 1
+    with pytest.raises(ValueError, match="needs a reference corpus"):
+        score_run(run, {"metrics": ["cv"], "reference": None, "top_n": 5}, str(data))
