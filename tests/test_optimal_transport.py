@@ -75,3 +75,24 @@ def test_bad_arguments():
         sinkhorn_log(torch.rand(2, 2), alpha=0)
     with pytest.raises(ValueError, match="2-D"):
         sinkhorn_log(torch.rand(2))
+
+
+def test_plain_domain_path_equals_log_domain(monkeypatch):
+    """Small cost spreads take the float64 plain-domain iterations; they must give the log-domain
+    plan and gradients (the constant kernel shift only rescales v)."""
+    import softtopic.models.optimal_transport as ot
+    torch.manual_seed(0)
+    topics = torch.nn.functional.normalize(torch.randn(6, 16), dim=1)
+    words = torch.nn.functional.normalize(torch.randn(40, 16), dim=1)
+    results = []
+    for span in (-1.0, ot.PLAIN_DOMAIN_SPAN):       # -1: every cost takes the log domain
+        monkeypatch.setattr(ot, "PLAIN_DOMAIN_SPAN", span)
+        t = topics.clone().requires_grad_()
+        cost = squared_euclidean(t, words)
+        plan = sinkhorn_log(cost, alpha=20.0)
+        (plan * cost).sum().backward()
+        results.append((plan.detach(), t.grad))
+    (p_log, g_log), (p_plain, g_plain) = results
+    assert p_plain.dtype == torch.float32
+    torch.testing.assert_close(p_plain, p_log, atol=1e-7, rtol=1e-4)
+    torch.testing.assert_close(g_plain, g_log, atol=1e-6, rtol=1e-3)
