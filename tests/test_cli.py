@@ -71,13 +71,8 @@ def test_unknown_model_parameter_is_named_with_the_valid_ones(corpus_files, tmp_
     assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_build_model_is_shared_by_fit_and_the_benchmark_worker(tmp_path):
-    from softtopic.benchmark import worker
-    from softtopic.commands import fit
+def test_build_model_checks_parameters_and_sets_progress():
     from softtopic.models.build import build_model
-    import inspect
-    assert fit.build_model is build_model   # the worker imports it lazily, in run()
-    assert "build_model(" in inspect.getsource(worker.run)
     model = build_model("prodlda", {"n_topics": 3, "epochs": 1}, progress=False)
     assert (model.n_topics, model.epochs, model.progress) == (3, 1, False)
     # an explicit parameter wins over the progress default

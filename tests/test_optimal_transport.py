@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from softtopic.models.optimal_transport import sinkhorn_log, squared_euclidean
+from softtopic.models.optimal_transport import sinkhorn, squared_euclidean
 from softtopic.models.regularizers import EmbeddingClusteringRegularizer
 
 
@@ -25,7 +25,7 @@ def test_matches_plain_domain_reference(seed):
     a = rng.dirichlet(np.ones(n))
     b = rng.dirichlet(np.ones(m))
     expected = reference_sinkhorn(cost, a, b, alpha=5.0)
-    plan = sinkhorn_log(torch.tensor(cost), torch.tensor(a), torch.tensor(b), alpha=5.0,
+    plan = sinkhorn(torch.tensor(cost), torch.tensor(a), torch.tensor(b), alpha=5.0,
                         max_iter=5000, tol=1e-12).numpy()
     np.testing.assert_allclose(plan, expected, atol=1e-9)
     np.testing.assert_allclose(plan.sum(1), a, atol=1e-9)
@@ -35,7 +35,7 @@ def test_matches_plain_domain_reference(seed):
 def test_uniform_marginals_and_reference_stopping_rule():
     rng = np.random.default_rng(3)
     cost = torch.tensor(rng.random((5, 9)))
-    plan = sinkhorn_log(cost, alpha=20.0)           # ECR's settings: tol 5e-3, checks every 50
+    plan = sinkhorn(cost, alpha=20.0)           # ECR's settings: tol 5e-3, checks every 50
     assert torch.allclose(plan.sum(1), torch.full((5,), 0.2, dtype=plan.dtype), atol=1e-6)
     assert abs(plan.sum(0) - 1 / 9).sum() < 5e-3
 
@@ -47,7 +47,7 @@ def test_finite_with_high_norm_embeddings():
     cost = squared_euclidean(topics, words)         # entries up to 4e4: exp(-20 * 4e4) == 0
     with torch.no_grad():
         assert torch.exp(-20.0 * cost).eq(0).any()  # the plain-domain kernel really underflows
-    plan = sinkhorn_log(cost, alpha=20.0, max_iter=200)
+    plan = sinkhorn(cost, alpha=20.0, max_iter=200)
     loss = (plan * cost).sum()
     loss.backward()
     assert torch.isfinite(plan).all() and torch.isfinite(loss)
@@ -59,7 +59,7 @@ def test_finite_with_high_norm_embeddings():
 
 def test_gradients_flow_through_unrolled_iterations():
     cost = torch.rand(3, 4, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda c: (sinkhorn_log(c, alpha=3.0, max_iter=30) * c).sum(),
+    assert torch.autograd.gradcheck(lambda c: (sinkhorn(c, alpha=3.0, max_iter=30) * c).sum(),
                                     (cost,))
 
 
@@ -72,9 +72,9 @@ def test_ecr_requires_a_decoder_with_a_cost():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="alpha"):
-        sinkhorn_log(torch.rand(2, 2), alpha=0)
+        sinkhorn(torch.rand(2, 2), alpha=0)
     with pytest.raises(ValueError, match="2-D"):
-        sinkhorn_log(torch.rand(2))
+        sinkhorn(torch.rand(2))
 
 
 def test_plain_domain_path_equals_log_domain(monkeypatch):
@@ -89,7 +89,7 @@ def test_plain_domain_path_equals_log_domain(monkeypatch):
         monkeypatch.setattr(ot, "PLAIN_DOMAIN_SPAN", span)
         t = topics.clone().requires_grad_()
         cost = squared_euclidean(t, words)
-        plan = sinkhorn_log(cost, alpha=20.0)
+        plan = sinkhorn(cost, alpha=20.0)
         (plan * cost).sum().backward()
         results.append((plan.detach(), t.grad))
     (p_log, g_log), (p_plain, g_plain) = results

@@ -2,18 +2,14 @@
 worker and the report, so the worker module is only imported when it runs)."""
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
+from ..files import write_json_atomic
+
+__all__ = ["DONE", "ERROR", "SPEC", "record_failure", "write_json_atomic"]
+
 DONE, ERROR, SPEC = "done.json", "error.json", "spec.json"
-
-
-def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
 
 
 def record_failure(run_dir: Path, message: str, tb: str) -> None:

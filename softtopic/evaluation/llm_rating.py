@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
+from ..files import write_json_atomic
 from .topics import prepare_topics
 
 # The paper's template (raymondzmc/dsl-topic-models, prompts/templates/topic_ratings_system.jinja)
@@ -108,11 +109,9 @@ class LLMRater:
             return
         path = self._cache_path(words)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}.{id(words)}")
-        tmp.write_text(json.dumps({"model": self.model, "words": list(words), "rating": rating,
-                                   "reply": reply, "endpoint": self.url,
-                                   "rated_at": time.strftime("%Y-%m-%dT%H:%M:%S")}))
-        os.replace(tmp, path)
+        write_json_atomic(path, {"model": self.model, "words": list(words), "rating": rating,
+                                 "reply": reply, "endpoint": self.url,
+                                 "rated_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=None)
 
     # ----------------------------------------------------------------------- requests
 

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from .. import __version__
 from ..corpus import Corpus, CorpusError, hash_texts, load_corpus, parse_json_object
+from ..files import write_json_atomic
 from ..preprocessing import STOPWORDS, TOKEN_PATTERN
 
 # Identifies the tokenisation in cache keys and provenance; change it when the policy changes.
@@ -581,9 +582,7 @@ def _file_sha256(path: Path, cache_dir: Path | None) -> str:
     if index_path is not None:
         index[str(path)] = {**stamp, "sha256": h.hexdigest()}
         index_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = index_path.with_name(f"file_hashes.json.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(index, indent=1))
-        os.replace(tmp, index_path)
+        write_json_atomic(index_path, index)
     return h.hexdigest()
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import __version__
 from ..corpus import Corpus, load_corpus
+from ..files import write_json_atomic
 from .clustering import clustering_scores
 from .coherence import VARIANTS, coherence
 from .diversity import inverted_rbo, topic_diversity
@@ -277,21 +278,8 @@ def evaluate_run(run_dir: str | Path, reference=None, labels_from: str | Path | 
               "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "evaluation_seconds": round(time.perf_counter() - t0, 3)}
     if write:
-        path = Path(run["dir"]) / "metrics.json"
-        tmp = path.with_name("metrics.json.tmp")
-        tmp.write_text(json.dumps(result, indent=1, default=_json_default))
-        tmp.replace(path)
+        write_json_atomic(Path(run["dir"]) / "metrics.json", result)
     return result
-
-
-def _json_default(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
 
 
 # --------------------------------------------------------------------------- printing

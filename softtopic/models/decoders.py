@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .optimal_transport import sinkhorn_log, squared_euclidean
+from .optimal_transport import sinkhorn, squared_euclidean
 
 
 class ProdLDADecoder(nn.Module):
@@ -153,8 +153,8 @@ class TransportPlanDecoder(_EmbeddingDecoder):
     between topic embeddings t_k and word embeddings w_v ("TW-ETP"), normalised per topic, and
     p(w | theta) = theta @ beta is a mixture, so logits are log(theta @ beta) (as ETM).
 
-    Cost C_kv = ||t_k - w_v||^2; Sinkhorn (log domain, `sinkhorn_log`) with marginals 1/K per
-    topic and softmax(word_weights) per word, inverse regulariser `alpha` (FASTopic's TW alpha,
+    Cost C_kv = ||t_k - w_v||^2; Sinkhorn (`sinkhorn`, stable at any cost spread) with
+    marginals 1/K per topic and softmax(word_weights) per word, inverse regulariser `alpha` (FASTopic's TW alpha,
     2) and at most `max_iter` iterations (5000, as FASTopic); beta = K * plan, whose rows sum
     to one (divided by the row sums, so rounding never leaves them off one). Initialised as
     the reference: topic and word embeddings truncated-normal (std 1), L2-normalised once,
@@ -182,7 +182,7 @@ class TransportPlanDecoder(_EmbeddingDecoder):
 
     def plan(self, cost: torch.Tensor | None = None) -> torch.Tensor:
         cost = self.cost() if cost is None else cost
-        return sinkhorn_log(cost, b=F.softmax(self.word_weights, dim=0), alpha=self.alpha,
+        return sinkhorn(cost, b=F.softmax(self.word_weights, dim=0), alpha=self.alpha,
                             max_iter=self.max_iter)
 
     def beta(self, plan: torch.Tensor | None = None) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .optimal_transport import sinkhorn_log, squared_euclidean
+from .optimal_transport import sinkhorn, squared_euclidean
 from .presets import ECRTM
 
 
@@ -110,7 +110,7 @@ class GroupRegularizer(nn.Module):
         """The OT plan between topics with the target's marginals (the reference adds 10 to the
         cost, which changes nothing: the scalings absorb it)."""
         p = self.target
-        return sinkhorn_log(squared_euclidean(topic_embeddings, topic_embeddings), p.sum(1),
+        return sinkhorn(squared_euclidean(topic_embeddings, topic_embeddings), p.sum(1),
                             p.sum(0), alpha=self.alpha, max_iter=self.max_iter)
 
     def forward(self, model, batch, out) -> torch.Tensor:

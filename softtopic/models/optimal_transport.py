@@ -1,5 +1,5 @@
-"""Entropic optimal transport (Sinkhorn) in the log domain, shared by ECR, NeuroMax's group
-regulariser and FASTopic-style transport-plan decoders.
+"""Entropic optimal transport (Sinkhorn), stable at any cost spread, shared by ECR, NeuroMax's
+group regulariser and FASTopic-style transport-plan decoders.
 
 The reference implementations (ECRTM, NeuroMax, FASTopic) iterate in the plain domain on the
 kernel exp(-alpha * M), which underflows to 0 when costs are large (high-norm embeddings) and
@@ -27,7 +27,7 @@ import torch
 PLAIN_DOMAIN_SPAN = 200.0  # exp(-200) ~ 1e-87: far from float64's underflow (1e-308), squares too
 
 
-def sinkhorn_log(cost: torch.Tensor, a: torch.Tensor | None = None,
+def sinkhorn(cost: torch.Tensor, a: torch.Tensor | None = None,
                  b: torch.Tensor | None = None, alpha: float = 20.0, max_iter: int = 1000,
                  tol: float = 5e-3, check_every: int = 50) -> torch.Tensor:
     """Transport plan (n x m) between marginals a (n) and b (m) for cost M (n x m), minimising

@@ -248,7 +248,7 @@ class ETM(WordEmbeddingPreset):
 class ECRTM(WordEmbeddingPreset):
     """ECRTM (Wu et al. 2023): Euclidean-distance decoder (beta = softmax over topics of
     -||t_k - w_v||^2 / beta_temperature, logits = BN(theta beta)) plus the ECR regulariser
-    (Sinkhorn, log domain). Fixed Laplace-Dirichlet(1) prior, losses averaged over the batch,
+    (Sinkhorn, stable at any norm). Fixed Laplace-Dirichlet(1) prior, losses averaged over the batch,
     theta = softmax(mu), raw bag of words in.
 
     Defaults are the soft-label paper's ECRTM baseline (TopMost-style): 200 epochs, batch 64,

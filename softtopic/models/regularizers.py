@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .optimal_transport import sinkhorn_log, transport_cost
+from .optimal_transport import sinkhorn, transport_cost
 
 
 class EmbeddingClusteringRegularizer(nn.Module):
@@ -40,7 +40,7 @@ class EmbeddingClusteringRegularizer(nn.Module):
                              f"method (e.g. decoder='ecrtm'); got {type(model.decoder).__name__}")
 
     def plan(self, cost: torch.Tensor) -> torch.Tensor:
-        return sinkhorn_log(cost, alpha=self.alpha, max_iter=self.max_iter, tol=self.tol)
+        return sinkhorn(cost, alpha=self.alpha, max_iter=self.max_iter, tol=self.tol)
 
     def forward(self, model, batch, out) -> torch.Tensor:
         cost = model.decoder.cost()
@@ -71,5 +71,8 @@ class TransportCostRegularizer(nn.Module):
         decoder = model.decoder
         last = getattr(decoder, "last_transport", None)   # this step's, set by its forward
         decoder.last_transport = None
-        cost, plan = last if last is not None else (decoder.cost(), None)
-        return self.weight * transport_cost(decoder.plan(cost) if plan is None else plan, cost)
+        if last is None:
+            cost = decoder.cost()
+            last = (cost, decoder.plan(cost))
+        cost, plan = last
+        return self.weight * transport_cost(plan, cost)

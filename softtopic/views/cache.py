@@ -20,6 +20,8 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..files import save_npy_atomic, write_json_atomic
+
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("SOFTTOPIC_CACHE", Path.home() / ".cache" / "softtopic"))
@@ -29,15 +31,6 @@ def cache_key(**parts) -> str:
     """A stable hash of JSON-serialisable parts (order of keyword arguments does not matter)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
-
-
-def _atomic_save(path: Path, array: np.ndarray):
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class ChunkedView:
@@ -152,8 +145,7 @@ class ChunkedView:
         layout = self._layout()
         if not layout["dtypes"]:
             del layout["dtypes"]
-        (self.dir / "key.json").write_text(json.dumps({**self.key_parts, **layout},
-                                                      indent=1, default=str))
+        write_json_atomic(self.dir / "key.json", {**self.key_parts, **layout})
         todo = self.missing_chunks()
         done = sorted(set(range(self.n_chunks)) - set(todo))
         done_rows = self.n_rows - sum(self._rows(i) for i in todo)
@@ -175,17 +167,17 @@ class ChunkedView:
                 if a.shape[0] != stop - start:
                     raise RuntimeError(f"view {desc}: array {name!r} has {a.shape[0]} rows for "
                                        f"chunk of {stop - start} documents")
-                _atomic_save(self._chunk_path(i, name), a.astype(self.dtype_of(name), copy=False))
+                save_npy_atomic(self._chunk_path(i, name), a.astype(self.dtype_of(name), copy=False))
             names = sorted(arrays)
-            self._done_marker(i).write_text(json.dumps(names))
+            write_json_atomic(self._done_marker(i), names, indent=None)
             bar.update(stop - start)
         bar.close()
         if names is None:  # every chunk was already there
             names = json.loads(self._done_marker(0).read_text())
         self._join(names)
         if todo:
-            (self.dir / "timing.json").write_text(json.dumps(
-                {"seconds": time.perf_counter() - t0, "rows_computed": self.n_rows - done_rows}))
+            write_json_atomic(self.dir / "timing.json", {
+                "seconds": time.perf_counter() - t0, "rows_computed": self.n_rows - done_rows})
         return self.load()
 
     def _rows(self, i: int) -> int:
@@ -204,6 +196,5 @@ class ChunkedView:
             out.flush()
             del out
             os.replace(self.dir / f"{name}.npy.tmp", self.dir / f"{name}.npy")
-        (self.dir / "complete.json").write_text(json.dumps({"arrays": names,
-                                                            "n_rows": self.n_rows}))
+        write_json_atomic(self.dir / "complete.json", {"arrays": names, "n_rows": self.n_rows})
         shutil.rmtree(self.dir / "chunks", ignore_errors=True)

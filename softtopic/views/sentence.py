@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .cache import _atomic_save, cache_key, default_cache_dir
+from ..files import save_npy_atomic, write_json_atomic
+from .cache import cache_key, default_cache_dir
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -184,12 +185,8 @@ def _digest(text: str) -> bytes:
 
 
 def _write_key_json(folder: Path, parts: dict):
-    path = folder / "key.json"
-    if path.exists():
-        return
-    tmp = folder / f"key.json.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    tmp.write_text(json.dumps(parts, indent=1, default=str))
-    os.replace(tmp, path)
+    if not (folder / "key.json").exists():
+        write_json_atomic(folder / "key.json", parts)
 
 
 def _add_timing(folder: Path, seconds: float, rows: int):
@@ -202,16 +199,14 @@ def _add_timing(folder: Path, seconds: float, rows: int):
         old = {}
     new = {"seconds": float(old.get("seconds", 0)) + seconds,
            "rows_computed": int(old.get("rows_computed", 0)) + rows}
-    tmp = folder / f"timing.json.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    tmp.write_text(json.dumps(new))
-    os.replace(tmp, path)
+    write_json_atomic(path, new, indent=None)
 
 
 def _write_shard(folder: Path, keys: np.ndarray, emb: np.ndarray):
     """Write one shard atomically: embeddings first, then the keys that make it visible."""
     name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
-    _atomic_save(folder / f"{name}.embedding.npy", emb)
-    _atomic_save(folder / f"{name}.keys.npy", np.asarray(keys, dtype="S16"))
+    save_npy_atomic(folder / f"{name}.embedding.npy", emb)
+    save_npy_atomic(folder / f"{name}.keys.npy", np.asarray(keys, dtype="S16"))
 
 
 def _load_shards(folder: Path) -> tuple[dict[bytes, tuple[int, int]], list[np.ndarray]]:
