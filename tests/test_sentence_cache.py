@@ -27,11 +27,13 @@ def encoded(monkeypatch):
     def fake_encode(self, texts):
         state["calls"] += 1
         if state["fail_on"] == state["calls"]:
-            raise KeyboardInterrupt  # Ctrl-C during this chunk
-        asked.extend(texts)
+            raise KeyboardInterrupt  # Ctrl-C during this batch
+        asked.extend(dict.fromkeys(texts))  # filler rows repeat a text of the batch
         return np.stack([_row(t, self.max_seq_length) for t in texts]).reshape(len(texts), DIM)
 
-    monkeypatch.setattr(SentenceEmbeddings, "encode", fake_encode)
+    monkeypatch.setattr(SentenceEmbeddings, "_encode_batch", fake_encode)
+    monkeypatch.setattr(SentenceEmbeddings, "token_lengths",
+                        lambda self, texts: np.array([len(t) for t in texts]))
     asked.state = state
     return asked
 
@@ -39,6 +41,7 @@ def encoded(monkeypatch):
 def _view(tmp_path, **kw):
     view = SentenceEmbeddings("fake-model", cache_dir=tmp_path, progress=False, **kw)
     view.chunk_size = 4
+    view.batch_size = 4
     return view
 
 
@@ -95,7 +98,7 @@ def test_interrupted_run_keeps_finished_chunks_and_resumes(tmp_path, encoded):
     out = _view(tmp_path)(corpus)
     assert encoded == corpus  # the rerun embedded only texts 8..13
     np.testing.assert_array_equal(out, _expected(corpus))
-    assert len(_shards(view)) == 4
+    assert len(_shards(view)) == 3  # the rerun's batches (2 + 4 rows) made one shard
 
 
 def test_torn_shard_without_keys_is_ignored(tmp_path, encoded):
@@ -149,3 +152,32 @@ def test_concurrent_writers_of_the_same_texts_do_not_collide(tmp_path, encoded, 
     assert len(_shards(view)) == 2  # distinct names: neither shard overwrote the other
     np.testing.assert_array_equal(view(corpus), _expected(corpus))
     assert len(encoded) == 6  # the reader used the stored rows
+
+
+def test_interrupt_inside_a_shard_keeps_finished_batches(tmp_path, encoded):
+    corpus = [f"doc {i}" for i in range(10)]  # batches of 4: 0-3, 4-7, 8-9
+    view = _view(tmp_path)
+    view.chunk_size = 2048  # the whole corpus would fit in one shard
+    encoded.state["fail_on"] = 3
+    with pytest.raises(KeyboardInterrupt):
+        view(corpus)
+    assert encoded == corpus[:8] and len(_shards(view)) == 1
+    encoded.state["fail_on"] = None
+    np.testing.assert_array_equal(_view(tmp_path)(corpus), _expected(corpus))
+    assert encoded == corpus  # the rerun embedded only texts 8 and 9
+
+
+def test_real_encoder_rows_do_not_depend_on_batch_partners(tmp_path):
+    """Shuffled, partly cached, or mixed with unrelated texts: bit-identical embeddings."""
+    words = "space car god gun game disk card key window sale doctor team".split()
+    rng = np.random.default_rng(0)
+    corpus = [" ".join(rng.choice(words, rng.integers(1, 9))) + f" {i}" for i in range(60)]
+    other = [" ".join(rng.choice(words, rng.integers(1, 30))) for _ in range(40)]
+    kw = dict(max_seq_length=64, batch_size=8, progress=False)
+    fresh = SentenceEmbeddings(cache_dir=tmp_path / "a", **kw)(corpus)
+    view = SentenceEmbeddings(cache_dir=tmp_path / "b", **kw)
+    view(other + corpus[::3])  # unrelated texts and part of the corpus already cached
+    perm = rng.permutation(len(corpus))
+    shuffled = view([corpus[i] for i in perm])
+    assert np.array_equal(shuffled[np.argsort(perm)], fresh)
+    assert np.array_equal(SentenceEmbeddings(**kw).encode(corpus).astype(np.float16), fresh)

@@ -111,14 +111,36 @@ class SentenceEmbeddings:
                 "fingerprint": model_fingerprint(resolve_encoder(self.model)),
                 "max_seq_length": self.max_seq_length, "normalize": self.normalize}
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Embed texts without caching (used for short lists such as vocabulary words)."""
+    def _encoder(self):
         encoder = load_sentence_encoder(self.model, self.device)
         if self.max_seq_length:
             encoder.max_seq_length = self.max_seq_length
-        return np.asarray(encoder.encode(list(texts), batch_size=self.batch_size,
-                                         show_progress_bar=False, convert_to_numpy=True,
-                                         normalize_embeddings=self.normalize), dtype=np.float32)
+        return encoder
+
+    def token_lengths(self, texts: list[str]) -> np.ndarray:
+        """Tokens the model reads for each text (after the encoder's own truncation)."""
+        encoder, out = self._encoder(), []
+        for a in range(0, len(texts), 1024):  # bounded memory: padded ids of 1,024 texts at most
+            out.append(encoder.preprocess(list(texts[a:a + 1024]))["attention_mask"].sum(1).numpy())
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        """One forward pass over texts of equal token length (so nothing is padded)."""
+        return np.asarray(self._encoder().encode(
+            list(texts), batch_size=len(texts), show_progress_bar=False, convert_to_numpy=True,
+            normalize_embeddings=self.normalize), dtype=np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts without caching (used for short lists such as vocabulary words). Each row
+        depends on its own text only, see `fixed_shape_batches`."""
+        texts = list(texts)
+        out = None
+        for rows, batch in fixed_shape_batches(self.token_lengths(texts), self.batch_size):
+            emb = self._encode_batch([texts[i] for i in batch])[:len(rows)]
+            if out is None:
+                out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
+            out[rows] = emb
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
     def cache_folder(self) -> Path:
         """The folder of this encoder's per-document shards (settings only, no corpus)."""
@@ -127,7 +149,8 @@ class SentenceEmbeddings:
 
     def _key_parts(self) -> dict:
         return {**self.settings(), "storage_dtype": np.dtype(self.storage_dtype).name,
-                "layout": "per-document shards"}
+                "layout": "per-document shards, equal-length fixed-shape batches",
+                "batch_rows": self.batch_size}
 
     def __call__(self, texts: list[str], corpus_hash: str | None = None) -> np.ndarray:
         """Embeddings for `texts` (N x E float32) in their order; only documents no shard of
@@ -148,22 +171,37 @@ class SentenceEmbeddings:
                    desc=f"embedding ({os.path.basename(self.model)})", unit="doc",
                    disable=not self.progress, dynamic_ncols=True)
         t0, n_done = time.perf_counter(), 0
+        pending_keys: list[np.ndarray] = []   # finished rows not yet in a shard
+        pending_emb: list[np.ndarray] = []
+
+        def flush():
+            nonlocal n_done
+            if not pending_keys:
+                return
+            keys, emb = np.concatenate(pending_keys), np.concatenate(pending_emb)
+            pending_keys.clear()
+            pending_emb.clear()
+            _write_shard(folder, keys, emb)
+            arrays.append(emb)
+            for row, k in enumerate(keys.tolist()):
+                index.setdefault(k, (len(arrays) - 1, row))
+            n_done += len(keys)
+
         try:
-            for a in range(0, len(missing), self.chunk_size):
-                part = missing[a:a + self.chunk_size]
-                emb = np.asarray(self.encode([texts[first[u]] for u in part]))
-                if emb.shape[0] != len(part):
+            lengths = self.token_lengths([texts[first[u]] for u in missing]) if len(missing) else []
+            for rows, batch in fixed_shape_batches(lengths, self.batch_size):
+                emb = np.asarray(self._encode_batch([texts[first[missing[i]]] for i in batch]))
+                if emb.shape[0] != len(batch):
                     raise RuntimeError(f"sentence encoder returned {emb.shape[0]} rows for "
-                                       f"{len(part)} documents")
-                emb = emb.astype(self.storage_dtype, copy=False)
-                keys = uniq[part]
-                _write_shard(folder, keys, emb)
-                arrays.append(emb)
-                for row, k in enumerate(keys.tolist()):
-                    index.setdefault(k, (len(arrays) - 1, row))
-                bar.update(len(part))
-                n_done += len(part)
+                                       f"{len(batch)} documents")
+                pending_keys.append(uniq[missing[rows]])
+                pending_emb.append(emb[:len(rows)].astype(self.storage_dtype, copy=False))
+                bar.update(len(rows))
+                if sum(len(k) for k in pending_keys) >= self.chunk_size:
+                    flush()
         finally:
+            # also on Ctrl-C or an error: finished rows are kept, so the next run resumes
+            flush()
             bar.close()
             if n_done:
                 _add_timing(folder, time.perf_counter() - t0, n_done)
@@ -178,6 +216,24 @@ class SentenceEmbeddings:
             order = np.argsort(rows)  # read memory-mapped rows in increasing order
             out[sel[order]] = arrays[shard][rows[order]]
         return out[inverse.reshape(-1)]
+
+
+def fixed_shape_batches(lengths, batch_size: int):
+    """Yield (rows, batch): `rows` are indices of up to `batch_size` texts of one token length;
+    `batch` is `rows` filled to exactly `batch_size` entries by repeating its last index.
+
+    Why: a row's float sums depend on its batch partners when a batch is padded to its longest
+    text, and (with several CPU threads, or cuBLAS's shape-dependent kernels) on the batch's
+    shape. Every text is therefore computed in a batch of shape (batch_size, its own length),
+    unpadded, whatever else the corpus holds, so its embedding is bit-identical in any corpus,
+    order or cache state. The filler rows cost compute only in each length's last batch."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")
+    bounds = np.flatnonzero(np.diff(lengths[order])) + 1
+    for group in np.split(order, bounds) if len(order) else []:
+        for a in range(0, len(group), batch_size):
+            rows = group[a:a + batch_size]
+            yield rows, np.concatenate([rows, np.repeat(rows[-1:], batch_size - len(rows))])
 
 
 def _digest(text: str) -> bytes:
