@@ -60,8 +60,13 @@ def test_absent_words_are_kept_scored_zero_and_reported():
     assert kept.absent_words == [["zebra"]] and kept.n_absent_words == 1
     dropped = c_v([["apple", "banana", "zebra"]], stats, top_n=3, absent="drop")
     assert dropped.score == pytest.approx(two, abs=1e-12)
-    all_absent = c_v([["zebra", "yak"]], stats, top_n=2)
-    assert all_absent.score == 0.0
+    # a topic of absent words has no defined coherence (NaN, counted), for every measure
+    for measure in ("cv", "npmi"):   # cv_palmetto: see the min-count test below
+        st = {110: stats, 10: stats_for(DOCS, ["apple", "banana", "cherry"], 10)}
+        all_absent = coherence([["zebra", "yak"], ["apple", "banana"]], st, measure, top_n=2)
+        assert np.isnan(all_absent.per_topic[0]) and not np.isnan(all_absent.per_topic[1])
+        assert all_absent.score == pytest.approx(all_absent.per_topic[1])
+        assert all_absent.provenance["n_topics_undefined"] == 1
     assert np.isnan(c_v([["zebra", "yak"]], stats, top_n=2, absent="drop").score)
 
 
@@ -191,9 +196,11 @@ def test_palmetto_pair_below_threshold_and_zero_vectors():
     expected = np.mean([v @ total / (np.linalg.norm(v) * np.linalg.norm(total))
                         for v in (v_a, v_b)])
     assert c_v_palmetto([words], stats, top_n=2).score == pytest.approx(expected, abs=1e-12)
-    # every word rare: two zero vectors have cosine 1 in palmetto 0.1.0, so the topic scores 1
+    # every word rare: two zero vectors have cosine 1 in palmetto 0.1.0, so the jar scores the
+    # topic 1.0 on no evidence; softtopic reports it as undefined instead (issue 11, BAD 8)
     rare = hand_stats(words, [500, 300], {("apple", "banana"): 200}, 10000)
-    assert c_v_palmetto([words], rare, top_n=2).score == 1.0
+    result = c_v_palmetto([words], rare, top_n=2)
+    assert np.isnan(result.per_topic[0]) and result.provenance["n_topics_undefined"] == 1
     assert c_v([words], rare, top_n=2).score < 1.0
 
 

@@ -153,3 +153,12 @@ def test_prior_is_laplace_approximation_of_dirichlet():
     assert torch.allclose(mean, torch.zeros(4)) and torch.allclose(var, torch.full((4,), 0.75))
     mean, var = laplace_dirichlet_prior(50, alpha=0.02)
     assert torch.allclose(var, torch.full((50,), (1 / 0.02) * (1 - 1 / 50)))
+
+
+def test_loading_through_another_class_raises_and_softtopic_load_returns_the_saved_one(
+        tmp_path, planted):
+    ProdLDA(n_topics=4, epochs=2, progress=False).fit(planted[0][:100]).save(tmp_path / "m")
+    with pytest.raises(TypeError, match="holds a saved ProdLDA, not a ZeroShotTM.*softtopic.load"):
+        ZeroShotTM.load(tmp_path / "m")
+    assert type(softtopic.load(tmp_path / "m")) is ProdLDA
+    assert type(softtopic.TopicModel.load(tmp_path / "m")) is ProdLDA

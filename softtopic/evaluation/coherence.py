@@ -169,6 +169,11 @@ def coherence(topics: Sequence[Sequence[str]], stats, measure: str = "cv", top_n
         singles = np.stack([s for s, _ in counted])
         pairs = np.stack([p for _, p in counted])
         per_topic = _score(singles, pairs, stats.n_windows, v)
+        # A topic none of whose words is counted (absent, or under the measure's min_count)
+        # has no evidence either way: its score is undefined, not 0 and not palmetto's 1.0
+        # (the cosine of two zero vectors).
+        unseen = (singles < max(v.min_count, 1)).all(axis=1)
+        per_topic = np.where(unseen, np.nan, per_topic)
     else:  # topics now differ in length: score one by one
         per_topic = np.full(len(topics), np.nan)
         for k, (s, p) in enumerate(counted):
@@ -182,7 +187,8 @@ def coherence(topics: Sequence[Sequence[str]], stats, measure: str = "cv", top_n
         "definition": v.definition, "window": v.window, "epsilon": v.epsilon,
         "top_n": top_n, "absent_words": _ABSENT_TEXT[absent],
         "implementation": "softtopic.evaluation.coherence", "softtopic_version": __version__,
-        "reference": stats.provenance(), "n_topics_scored": int(defined.sum())}
+        "reference": stats.provenance(), "n_topics_scored": int(defined.sum()),
+        "n_topics_undefined": int((~defined).sum())}
     if v.kind == "cv":
         provenance.update(gamma=v.gamma, min_count=v.min_count, cos_zero_zero=v.cos_zero_zero)
     return CoherenceResult(measure, score, per_topic, absent_words, rare, provenance)

@@ -316,9 +316,13 @@ def _note(name, prov, details) -> str:
                 note += f", min count {p['min_count']}"
         n_absent, n_rare = details[name]["n_absent_words"], details[name]["n_rare_words"]
         if n_absent:
-            note += f"; {n_absent} absent words scored 0"
+            dropped = p.get("absent_words", "").startswith("dropped")
+            note += f"; {n_absent} absent words {'dropped' if dropped else 'scored 0'}"
         if n_rare:
             note += f"; {n_rare} words under the min count"
+        if p.get("n_topics_undefined"):
+            note += (f"; {p['n_topics_undefined']} topics with no counted word have no score "
+                     "(left out of the mean)")
         return note
     if name in ("td", "irbo"):
         return f"top {prov[name]['top_n']}"

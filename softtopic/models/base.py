@@ -171,6 +171,9 @@ class TopicModel:
         klass = MODEL_CLASSES.get(config["class"])
         if klass is None:
             raise ValueError(f"{path}: unknown model class {config['class']!r}")
+        if not issubclass(klass, cls):
+            raise TypeError(f"{path} holds a saved {klass.__name__}, not a {cls.__name__}; "
+                            f"load it with {klass.__name__}.load or softtopic.load")
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
         model = klass(**params)
         model._restore(config["state"], load_file(str(path / "model.safetensors")))
@@ -192,4 +195,5 @@ def _jsonable(params: dict) -> dict:
 
 
 def load(path: str | Path) -> TopicModel:
+    """Load whatever model was saved at `path` (an instance of the class it was saved as)."""
     return TopicModel.load(path)

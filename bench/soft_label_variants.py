@@ -1,0 +1,188 @@
+"""Soft-label target variants vs the baselines, on cached MiniLM features (issue 10 research).
+
+For each corpus the document embeddings, the vocabulary's word embeddings (lone word and
+"a text about {word}") and the bag of words are computed once into --work; every variant then
+fits `SoftLabelTM(teacher="encoder")` with precomputed `encoder_logits` built from them, so the
+variants differ only in the soft label:
+
+    base          50 * cos(document, word)                       (today's encoder teacher)
+    centre        base minus each word's mean logit over the corpus (hubness correction)
+    csls          base minus each word's mean of its 10 highest document logits (CSLS)
+    tmpl, tmplc   word embedded as "a text about {word}" (tmplc: and centred)
+    +mixA         target (1 - A) softmax(L / tau) + A * normalised bag of words
+    +topK, +tauT  the target's top_k / tau
+
+Baselines (zeroshot, prodlda, combined, fastopic, bertopic) read the same embeddings. One JSON
+line per fit goes to --out; `--table` prints the mean table of one or more such files.
+
+    OMP_NUM_THREADS=1 python bench/soft_label_variants.py tweet89 --k 89 --seeds 0,1,2 \
+        --variants zeroshot,base,base+mix0.5,bertopic --out runs/variants-tweet89.jsonl
+    python bench/soft_label_variants.py --table runs/variants-*.jsonl
+"""
+import argparse, importlib, json, sys, time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CORPORA = {"tweet89": "shorttext/tweet89.jsonl", "subj": "shorttext/20ng_subjects.jsonl",
+           "20ng": "20newsgroup/corpus_stripped.jsonl"}
+
+
+def cache_features(name: str, work: Path) -> Path:
+    """Embeddings, word embeddings, bag of words and labels of one corpus, computed once."""
+    from softtopic import ZeroShotTM, load_corpus
+    from softtopic.preprocessing import PreprocessingConfig, Vocabulary
+    from softtopic.views.sentence import SentenceEmbeddings
+    out = work / name
+    if (out / "meta.json").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = load_corpus(DATA / CORPORA[name])
+    m = ZeroShotTM()
+    voc = Vocabulary(PreprocessingConfig(m.vocab_size, m.min_df, m.max_df))
+    bow = voc.fit_transform(corpus.texts)
+    words = list(voc.words)
+    enc = SentenceEmbeddings(progress=False)
+    t = time.time()
+    E = np.asarray(enc.encode(corpus.texts), dtype=np.float32)
+    seconds = time.time() - t
+    np.save(out / "E.npy", E)
+    np.save(out / "W.npy", enc.encode(words))
+    np.save(out / "W_tmpl.npy", enc.encode([f"a text about {w}" for w in words]))
+    sp.save_npz(out / "bow.npz", sp.csr_matrix(bow))
+    json.dump({"words": words, "labels": list(map(str, corpus.labels)), "texts": corpus.texts,
+               "embed_seconds": seconds}, open(out / "meta.json", "w"))
+    return out
+
+
+def unit(x):
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def logits_for(spec: str, d: Path, Eu, bow):
+    """'tmplc+mix0.3+top50' -> (encoder logits, extra SoftLabelTM parameters)."""
+    parts = spec.split("+")
+    base, extra = parts[0], {}
+    W = np.load(d / ("W_tmpl.npy" if base.startswith("tmpl") else "W.npy"))
+    L = 50.0 * (Eu @ unit(W).T)
+    if base in ("centre", "tmplc"):
+        L = L - L.mean(0, keepdims=True)
+    elif base == "csls":
+        L = L - (-np.sort(-L, axis=0)[:10]).mean(0, keepdims=True)
+    tau = 3.0
+    for p in parts[1:]:
+        if p.startswith("tau"):
+            tau = extra["tau"] = float(p[3:])
+        elif p.startswith("top"):
+            extra["top_k"] = int(p[3:])
+    for p in parts[1:]:
+        if p.startswith("mix"):  # exact: softmax(tau * log(mix) / tau) = mix
+            a = float(p[3:])
+            z = L / tau
+            q = np.exp(z - z.max(1, keepdims=True))
+            q /= q.sum(1, keepdims=True)
+            b = np.asarray(bow.todense(), dtype=np.float64)
+            n = b.sum(1, keepdims=True)
+            has = n[:, 0] > 0
+            b[has] /= n[has]
+            q[has] = (1 - a) * q[has] + a * b[has]
+            L = tau * np.log(np.maximum(q, 1e-30))
+    return L.astype(np.float32), extra
+
+
+def evaluate(model, theta, texts, labels, stats, seconds):
+    from softtopic.evaluation.clustering import clustering_scores
+    from softtopic.evaluation.coherence import coherence
+    from softtopic.evaluation.diversity import topic_diversity
+    from softtopic.evaluation.retrieval import retrieval_precision
+    topics = model.get_topics(top_n=15)
+    r = dict(clustering_scores(theta, labels))
+    pk = retrieval_precision(theta, labels, ks=(5, 10))
+    r["p5"], r["p10"] = pk[5], pk[10]
+    seen, keep = set(), []           # deduplicated lines: subject lines repeat within threads
+    for i, t in enumerate(texts):
+        if t not in seen:
+            seen.add(t)
+            keep.append(i)
+    r["p5_dedup"] = retrieval_precision(theta[keep], labels[keep], ks=(5,))[5]
+    r["td"] = topic_diversity(topics, 15)
+    r["cv_corpus"] = coherence(topics, stats, "cv").score
+    r["npmi_corpus"] = coherence(topics, stats, "npmi").score
+    r["max_word_topics"] = max(Counter(w for t in topics for w in t[:10]).values())
+    r["fit_s"] = seconds
+    r["topics"] = [" ".join(t[:8]) for t in topics]
+    return r
+
+
+def run(a):
+    from softtopic import CombinedTM, ProdLDA, ZeroShotTM
+    from softtopic.evaluation.reference import count_reference
+    from softtopic.models.presets import SoftLabelTM
+    d = cache_features(a.corpus, Path(a.work))
+    meta = json.load(open(d / "meta.json"))
+    texts, labels, words = meta["texts"], np.array(meta["labels"]), meta["words"]
+    E = np.load(d / "E.npy")
+    bow = sp.load_npz(d / "bow.npz").tocsr()
+    Eu = unit(E)
+    stats = count_reference(texts, words, windows=(110, 10))
+    out = open(a.out, "a") if a.out else sys.stdout
+    for seed in map(int, a.seeds.split(",")):
+        for v in a.variants.split(","):
+            kw = dict(n_topics=a.k, seed=seed, progress=False)
+            t = time.time()
+            if v in ("zeroshot", "combined"):
+                m = {"zeroshot": ZeroShotTM, "combined": CombinedTM}[v](**kw)
+                theta = m.fit_transform(texts, features={"embedding": E})
+            elif v == "prodlda":
+                m = ProdLDA(**kw)
+                theta = m.fit_transform(texts)
+            elif v in ("fastopic", "bertopic"):
+                mod = importlib.import_module(f"softtopic.models.wrappers.{v}")
+                mod.document_embeddings = lambda self, corpus: E   # the cached embeddings
+                m = getattr(mod, {"fastopic": "FASTopic", "bertopic": "BERTopic"}[v])(**kw)
+                theta = m.fit_transform(texts)
+            else:
+                L, extra = logits_for(v, d, Eu, bow)
+                m = SoftLabelTM(teacher="encoder", **kw, **extra)
+                theta = m.fit_transform(texts, features={"embedding": E, "encoder_logits": L})
+            r = evaluate(m, theta, texts, labels, stats, time.time() - t)
+            print(json.dumps({"corpus": a.corpus, "k": a.k, "seed": seed, "variant": v, **r}),
+                  file=out, flush=True)
+
+
+COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "td", "cv_corpus", "npmi_corpus",
+           "max_word_topics", "fit_s"]
+
+
+def table(files):
+    rows = [json.loads(line) for f in files for line in open(f) if line.startswith("{")]
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["corpus"], r["k"], r["variant"])].append(r)
+    print("| corpus | K | variant | seeds | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 4) + "|")
+    for key in sorted(groups, key=lambda k: (k[0], k[1])):
+        rs = groups[key]
+        cells = [f"{np.mean([r[c] for r in rs]):.3f}" for c in COLUMNS]
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {len(rs)} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", nargs="?", choices=sorted(CORPORA))
+    ap.add_argument("--k", type=int, default=50)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--variants", default="zeroshot,base,base+mix0.5")
+    ap.add_argument("--work", default="runs/soft-label-variants")
+    ap.add_argument("--out", default=None, help="append JSON lines here (default: stdout)")
+    ap.add_argument("--table", nargs="+", metavar="JSONL", help="print the mean table and exit")
+    a = ap.parse_args()
+    if a.table:
+        table(a.table)
+    elif a.corpus:
+        run(a)
+    else:
+        ap.error("give a corpus or --table FILES")
