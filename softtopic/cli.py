@@ -8,9 +8,11 @@ import sys
 
 from . import __version__
 from .corpus import CorpusError
+from .llm import LLMError
 
 COMMANDS = ["fit", "demo", "soft_labels", "evaluate"]
 COMMANDS += ["bench", "bench_report", "prepare_dataset"]  # benchmark harness
+COMMANDS += ["search", "label", "report"]  # after the fit: explore and show
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +28,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (CorpusError, ValueError, FileNotFoundError) as e:
+    except (CorpusError, ValueError, FileNotFoundError, LLMError) as e:
         print(f"softtopic {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -43,12 +43,13 @@ class Corpus:
     source: str | None = None
     decode_errors: int = 0  # bytes replaced while decoding the source
     notes: list[str] = field(default_factory=list)
+    times: list[str] | None = None  # each document's time (--time-column), as written
 
     def __post_init__(self):
         n = len(self.texts)
         if self.ids is None:
             self.ids = [str(i) for i in range(n)]
-        for name in ("labels", "ids", "splits"):
+        for name in ("labels", "ids", "splits", "times"):
             values = getattr(self, name)
             if values is not None and len(values) != n:
                 raise CorpusError(f"{name} has {len(values)} entries for {n} texts", self.source)
@@ -59,7 +60,8 @@ class Corpus:
     def subset(self, index: Sequence[int]) -> "Corpus":
         pick = lambda xs: None if xs is None else [xs[i] for i in index]  # noqa: E731
         return Corpus([self.texts[i] for i in index], pick(self.labels), pick(self.ids),
-                      pick(self.splits), self.source, self.decode_errors, list(self.notes))
+                      pick(self.splits), self.source, self.decode_errors, list(self.notes),
+                      pick(self.times))
 
     def drop_blank(self) -> tuple["Corpus", list[str]]:
         """Drop documents whose text is only whitespace; returns the kept corpus and dropped ids."""
@@ -117,7 +119,7 @@ def _open_text(path: Path) -> tuple[str, int]:
 
 def load_corpus(path: str | Path, text_column: str = "text", label_column: str | None = "label",
                 id_column: str | None = "id", split_column: str | None = "split",
-                format: str | None = None) -> Corpus:
+                format: str | None = None, time_column: str | None = None) -> Corpus:
     """Load a corpus from JSONL, CSV, TSV, a text file (one document a line) or a folder of .txt.
 
     Label, id and split columns are optional: when the named column is absent from every row it
@@ -131,14 +133,18 @@ def load_corpus(path: str | Path, text_column: str = "text", label_column: str |
     if fmt == "folder":
         corpus = _load_folder(path)
     elif fmt == "jsonl":
-        corpus = _load_jsonl(path, text_column, label_column, id_column, split_column)
+        corpus = _load_jsonl(path, text_column, label_column, id_column, split_column,
+                             time_column)
     elif fmt in ("csv", "tsv"):
         corpus = _load_delimited(path, "\t" if fmt == "tsv" else ",", text_column, label_column,
-                                 id_column, split_column)
+                                 id_column, split_column, time_column)
     elif fmt == "txt":
         corpus = _load_lines(path)
     else:
         raise CorpusError(f"unknown format {fmt!r}; use jsonl, csv, tsv, txt or a folder", path)
+    if time_column and corpus.times is None:
+        raise CorpusError(f"a {fmt} corpus has no columns; --time-column needs JSONL, CSV or TSV",
+                          path)
     if corpus.decode_errors:
         print(f"softtopic: {path}: replaced {corpus.decode_errors} undecodable byte sequences "
               "with U+FFFD", file=sys.stderr)
@@ -156,10 +162,11 @@ def _guess_format(path: Path) -> str:
             ".tsv": "tsv", ".txt": "txt", ".text": "txt"}.get(ext, "txt")
 
 
-def _collect(rows, path, text_column, label_column, id_column, split_column, first_line=1):
+def _collect(rows, path, text_column, label_column, id_column, split_column, time_column=None):
     """Turn an iterable of (line number, dict) into a Corpus with consistent optional columns."""
-    texts, columns = [], {"labels": [], "ids": [], "splits": []}
-    wanted = {"labels": label_column, "ids": id_column, "splits": split_column}
+    texts, columns = [], {"labels": [], "ids": [], "splits": [], "times": []}
+    wanted = {"labels": label_column, "ids": id_column, "splits": split_column,
+              "times": time_column}
     seen_in = {k: None for k in wanted}   # first line where an optional column was present
     missing_in = {k: None for k in wanted}  # first line where it was absent
     for line_no, row in rows:
@@ -190,7 +197,11 @@ def _collect(rows, path, text_column, label_column, id_column, split_column, fir
                               path, missing_in[key], col)
         else:
             out[key] = columns[key]
-    return Corpus(texts, out["labels"], out["ids"], out["splits"], source=str(path))
+    if time_column and out["times"] is None and texts:
+        raise CorpusError(f"no document has a time field {time_column!r} (--time-column)", path,
+                          field=time_column)
+    return Corpus(texts, out["labels"], out["ids"], out["splits"], source=str(path),
+                  times=out["times"])
 
 
 def parse_json_object(line: str, path, line_no: int) -> dict:
@@ -204,7 +215,8 @@ def parse_json_object(line: str, path, line_no: int) -> dict:
     return row
 
 
-def _load_jsonl(path, text_column, label_column, id_column, split_column) -> Corpus:
+def _load_jsonl(path, text_column, label_column, id_column, split_column, time_column=None
+                ) -> Corpus:
     content, errors = _open_text(path)
 
     def rows():
@@ -212,12 +224,14 @@ def _load_jsonl(path, text_column, label_column, id_column, split_column) -> Cor
             if line.strip():
                 yield line_no, parse_json_object(line, path, line_no)
 
-    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column)
+    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column,
+                      time_column)
     corpus.decode_errors = errors
     return corpus
 
 
-def _load_delimited(path, delimiter, text_column, label_column, id_column, split_column):
+def _load_delimited(path, delimiter, text_column, label_column, id_column, split_column,
+                    time_column=None):
     content, errors = _open_text(path)
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
@@ -235,7 +249,8 @@ def _load_delimited(path, delimiter, text_column, label_column, id_column, split
                                   f"{len(reader.fieldnames)}", path, reader.line_num)
             yield reader.line_num, row
 
-    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column)
+    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column,
+                      time_column)
     corpus.decode_errors = errors
     return corpus
 

@@ -42,7 +42,8 @@ def write_run(model, corpus: Corpus, out: str | Path, model_name: str, corpus_in
     (out / "config.json").write_text(json.dumps({
         "model": model_name, "class": type(model).__name__,
         "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
-        "corpus": {**corpus_info, "n_documents": len(corpus)},
+        "corpus": {**corpus_info, "n_documents": len(corpus),
+                   "content_hash": corpus.content_hash()},
         "empty_documents": [int(i) for i in getattr(model, "empty_documents_", [])],
         "softtopic_version": __version__, "seed": params.get("seed"),
         "timings": timings or {}, "written": time.strftime("%Y-%m-%dT%H:%M:%S")},

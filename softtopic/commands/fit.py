@@ -29,6 +29,8 @@ def add_corpus_arguments(p):
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label", help="optional; ignored when absent")
     p.add_argument("--id-column", default="id")
+    p.add_argument("--time-column", help="optional: each document's time (a date or a number), "
+                   "for topics over time in `softtopic report`")
 
 
 def add_parser(sub):
@@ -63,14 +65,16 @@ def model_kwargs(args) -> dict:
 
 def run(args) -> int:
     corpus = load_corpus(args.corpus, text_column=args.text_column,
-                         label_column=args.label_column, id_column=args.id_column)
+                         label_column=args.label_column, id_column=args.id_column,
+                         time_column=args.time_column)
     model = build_model(args.model, model_kwargs(args), progress=False if args.quiet else None)
     t0 = time.perf_counter()
     model.fit(corpus)
     seconds = time.perf_counter() - t0
     write_run(model, corpus, args.out, args.model,
               {"path": str(args.corpus), "text_column": args.text_column,
-               "label_column": args.label_column if corpus.labels is not None else None},
+               "label_column": args.label_column if corpus.labels is not None else None,
+               "id_column": args.id_column, "time_column": args.time_column},
               timings={"fit_seconds": seconds})
     print(format_topic_table(model, args.top_n))
     print(f"\nfitted {args.model} (K={args.n_topics}) on {len(corpus)} documents in "

@@ -45,7 +45,7 @@ class _Distances:
     def __init__(self, theta: np.ndarray, distance: str, epsilon: float = EPSILON):
         if distance not in DISTANCES:
             raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
-        self.theta, self.distance = theta, distance
+        self.theta, self.distance, self.epsilon = theta, distance, epsilon
         if distance == "kl":
             log_theta = np.log(theta + epsilon)
             self.right = log_theta.T                                  # K x N
@@ -54,16 +54,54 @@ class _Distances:
             self.right = np.sqrt(theta).T
 
     def block(self, lo: int, hi: int) -> np.ndarray:
-        """(hi - lo) x N distances, computed in place in one array."""
+        """(hi - lo) x N distances from the corpus's own rows lo..hi."""
         if self.distance == "kl":
-            d = self.theta[lo:hi] @ self.right
-            np.subtract(self.self_term[lo:hi, None], d, out=d)
+            return self.between(self.theta[lo:hi], self.self_term[lo:hi])
+        return self.between(self.theta[lo:hi])
+
+    def between(self, queries: np.ndarray, query_self_term: np.ndarray | None = None,
+                columns: np.ndarray | None = None) -> np.ndarray:
+        """M x N distances from M query rows (normalised topic proportions) to all rows (or to
+        the rows `columns`), computed in place in one array."""
+        right = self.right if columns is None else self.right[:, columns]
+        if self.distance == "kl":
+            if query_self_term is None:
+                query_self_term = (queries * np.log(queries + self.epsilon)).sum(axis=1)
+            d = queries @ right
+            np.subtract(query_self_term[:, None], d, out=d)
         else:
-            d = np.sqrt(self.theta[lo:hi]) @ self.right                # Bhattacharyya coeff.
+            d = np.sqrt(queries) @ right                               # Bhattacharyya coeff.
             np.subtract(1.0, d, out=d)
             np.maximum(d, 0.0, out=d)
             np.sqrt(d, out=d)
         return d
+
+
+def default_block_size(n_documents: int) -> int:
+    """Queries per block: about 32 MB per (block x N) float64 array."""
+    return max(1, min(n_documents, 4_000_000 // n_documents))
+
+
+def nearest(d: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """The k columns of each row of `d` with the smallest distance, nearest first.
+
+    Distances are rounded to DECIMALS and equal ones ordered by column, through one integer
+    key per entry, so partial sorting gives the order of a stable sort of rounded distances.
+    `exclude[i]` (a column, or -1 for none) is never returned for row i. `d` is overwritten.
+    """
+    n = d.shape[1]
+    np.multiply(d, 10.0 ** DECIMALS, out=d)
+    np.rint(d, out=d)
+    key = d.astype(np.int64)
+    key *= n
+    key += np.arange(n)
+    if exclude is not None:
+        rows = np.flatnonzero(exclude >= 0)
+        key[rows, exclude[rows]] = np.iinfo(np.int64).max
+    top = np.argpartition(key, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n),
+                                                                            (len(key), 1))
+    order = np.argsort(np.take_along_axis(key, top, axis=1), axis=1)
+    return np.take_along_axis(top, order, axis=1)
 
 
 def retrieval_precision(theta, labels: Sequence, ks: Sequence[int] = (1, 5, 10),
@@ -86,26 +124,12 @@ def retrieval_precision(theta, labels: Sequence, ks: Sequence[int] = (1, 5, 10),
         return {}
     codes = np.unique(labels, return_inverse=True)[1]
     k_max = ks[-1]
-    if block_size is None:  # about 32 MB per (block x N) array
-        block_size = max(1, min(N, 4_000_000 // N))
+    block_size = block_size or default_block_size(N)
     distances = _Distances(theta, distance, epsilon)
-    scale = 10.0 ** DECIMALS
     hits = np.zeros(len(ks))
     for lo in range(0, N, block_size):
         hi = min(lo + block_size, N)
-        d = distances.block(lo, hi)
-        # one integer key per (query, document): rounded distance, then document position, so
-        # that partial sorting gives the same order as a stable sort of the rounded distances
-        np.multiply(d, scale, out=d)
-        np.rint(d, out=d)
-        key = d.astype(np.int64)
-        del d
-        key *= N
-        key += np.arange(N)
-        key[np.arange(hi - lo), np.arange(lo, hi)] = np.iinfo(np.int64).max  # not itself
-        top = np.argpartition(key, k_max - 1, axis=1)[:, :k_max]
-        top = np.take_along_axis(top, np.argsort(np.take_along_axis(key, top, axis=1), axis=1),
-                                 axis=1)
+        top = nearest(distances.block(lo, hi), k_max, exclude=np.arange(lo, hi))
         same = codes[top] == codes[lo:hi, None]
         cum = np.cumsum(same, axis=1)
         for i, k in enumerate(ks):

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
+from ..explore.api import ExploreMixin
 
 MODEL_CLASSES: dict[str, type] = {}
 
@@ -26,7 +27,7 @@ class NotFittedError(RuntimeError):
     pass
 
 
-class TopicModel:
+class TopicModel(ExploreMixin):
     """Common API: get_topics, get_topic, get_topic_info, to_octis, save/load, get_params."""
 
     def __init_subclass__(cls, **kwargs):
@@ -101,9 +102,13 @@ class TopicModel:
         return e / e.sum(axis=1, keepdims=True)
 
     def topic_labels(self) -> list[str]:
-        """A short label per topic: the teacher's label when a model has one, else the top word."""
+        """A short label per topic: a name set by `set_topic_labels`/`generate_topic_labels`,
+        else the teacher's label when a model has one, else the top word."""
         labels = getattr(self, "topic_labels_", None)
-        return list(labels) if labels is not None else [t[0] for t in self.get_topics(1)]
+        labels = list(labels) if labels is not None else [t[0] for t in self.get_topics(1)]
+        for k, name in (getattr(self, "custom_labels_", None) or {}).items():
+            labels[k] = name
+        return labels
 
     def get_topic_info(self, top_n: int = 10) -> pd.DataFrame:
         """One row per topic: size (training documents whose most probable topic it is, empty
@@ -139,13 +144,19 @@ class TopicModel:
         """JSON-serialisable learned state besides tensors (override to add)."""
         return {"vocabulary": self.vocabulary_.to_dict(),
                 "empty_documents": [int(i) for i in getattr(self, "empty_documents_", [])],
-                "topic_labels": getattr(self, "topic_labels_", None)}
+                "topic_labels": getattr(self, "topic_labels_", None),
+                "custom_labels": {str(k): v for k, v in
+                                  (getattr(self, "custom_labels_", None) or {}).items()},
+                "document_ids": getattr(self, "document_ids_", None)}
 
     def _restore(self, config: dict, tensors: dict[str, torch.Tensor]):
         from ..preprocessing import Vocabulary
         self.vocabulary_ = Vocabulary.from_dict(config["vocabulary"])
         self.empty_documents_ = np.asarray(config["empty_documents"], dtype=int)
         self.topic_labels_ = config.get("topic_labels")
+        self.custom_labels_ = {int(k): v for k, v in (config.get("custom_labels") or {}).items()}
+        self.document_ids_ = config.get("document_ids")
+        self.documents_ = None           # a saved model holds no corpus text
         self.topic_word_ = tensors["topic_word"].numpy()
         self.theta_ = tensors["theta"].numpy()
 

@@ -253,6 +253,7 @@ class NeuralTopicModel(TopicModel):
         self._validate_params()
         self._check_input_known(features)
         corpus = as_corpus(X)
+        self._remember_documents(corpus)
         self.vocabulary_ = Vocabulary(PreprocessingConfig(self.vocab_size, self.min_df,
                                                           self.max_df))
         bow = self.vocabulary_.fit_transform(corpus.texts)

@@ -77,6 +77,7 @@ class BERTopic(TopicModel):
         if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 2:
             raise ValueError(f"n_topics must be an integer >= 2, got {self.n_topics!r}")
         corpus = as_corpus(X)
+        self._remember_documents(corpus)
         fit_vocabulary(self, corpus)
         embeddings = document_embeddings(self, corpus)
         vectorizer = CountVectorizer(analyzer=self.vocabulary_._analyzer,

@@ -75,6 +75,7 @@ class FASTopic(TopicModel):
             raise ValueError(f"n_topics must be an integer >= 2, got {self.n_topics!r}")
         require("fastopic", "FASTopic")   # fail before any work when the package is missing
         corpus = as_corpus(X)
+        self._remember_documents(corpus)
         bow = fit_vocabulary(self, corpus)
         embeddings = document_embeddings(self, corpus)
         rows = np.setdiff1d(np.arange(len(corpus)), self.empty_documents_)

@@ -74,6 +74,7 @@ class LDA(TopicModel):
     def fit(self, X, y=None):
         self._validate_params()
         corpus = as_corpus(X)
+        self._remember_documents(corpus)
         self.vocabulary_ = Vocabulary(PreprocessingConfig(self.vocab_size, self.min_df,
                                                           self.max_df))
         bow = self.vocabulary_.fit_transform(corpus.texts)
