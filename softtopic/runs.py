@@ -7,7 +7,8 @@ harness read:
     labels.json      the N labels (when the corpus has them)
     topic_word.npy   K x V topic-word weights;  vocab.json: the V words
     config.json      model name and every setting, corpus, empty documents, version, seed,
-                     timings, the cache folders of the views the run used
+                     timings, "views": the view cache folders this process used (the CLI and
+                     the benchmark harness fit one model per process, so: those of the run)
     model/           the saved model (softtopic.load)
     run.json         the completion marker, written last (softtopic version, time)
 
@@ -64,7 +65,7 @@ def check_run_target(out: str | Path, overwrite: bool = False) -> None:
 def write_run(model, corpus: Corpus, out: str | Path, model_name: str, corpus_info: dict,
               top_n: int = 25, timings: dict | None = None, overwrite: bool = False) -> Path:
     """Write the run folder `out` whole: into a temporary sibling, renamed into place last."""
-    out = Path(out)
+    out = Path(out).absolute()  # a name to stage beside, even for "."
     check_run_target(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = temporary_path(out)
