@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _temporary(path: Path) -> Path:
+def temporary_path(path: Path) -> Path:
+    """A sibling name unique to this process and call, for writing before renaming to `path`."""
     return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
@@ -28,7 +29,7 @@ def json_default(x):
 
 def write_json_atomic(path: str | Path, data, indent: int | None = 1) -> None:
     path = Path(path)
-    tmp = _temporary(path)
+    tmp = temporary_path(path)
     tmp.write_text(json.dumps(data, indent=indent, default=json_default))
     os.replace(tmp, path)
 
@@ -36,7 +37,7 @@ def write_json_atomic(path: str | Path, data, indent: int | None = 1) -> None:
 def save_npy_atomic(path: str | Path, array: np.ndarray) -> None:
     """np.save, flushed to disk before the rename (a finished chunk survives a crash)."""
     path = Path(path)
-    tmp = _temporary(path)
+    tmp = temporary_path(path)
     with open(tmp, "wb") as f:
         np.save(f, array)
         f.flush()

@@ -9,6 +9,7 @@ from softtopic.commands import evaluate as evaluate_command
 from softtopic.evaluation import (c_v, clustering_scores, evaluate_run, evaluate_topics,
                                   inverted_rbo, reference_statistics, retrieval_precision,
                                   topic_diversity)
+from softtopic.runs import mark_complete
 
 WORDS = ["apple", "banana", "cherry", "grape", "lemon", "mango", "olive", "peach", "pear",
          "plum"]
@@ -42,6 +43,7 @@ def make_run(tmp_path, n_docs=40, empty=(3, 7), with_labels=True):
         "empty_documents": list(empty)}))
     if with_labels:
         (run / "labels.json").write_text(json.dumps(labels))
+    mark_complete(run)  # a hand-made folder is read only once marked as a complete run
     corpus = tmp_path / "corpus.jsonl"
     order = rng.permutation(n_docs)  # a different order than the run: aligned by id
     corpus.write_text("".join(json.dumps({"id": ids[i], "body": reference_texts(1, i)[0],

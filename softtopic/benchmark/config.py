@@ -152,6 +152,8 @@ def load_config(path: str | Path, check_files: bool = True,
     path = Path(path)
     if not path.exists():
         raise ConfigError("config file does not exist", path)
+    if path.is_dir():
+        raise ConfigError("is a folder; expected a config file (YAML, see configs/)", path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

@@ -6,10 +6,17 @@ import time
 from pathlib import Path
 
 from ..files import write_json_atomic
+from ..runs import is_complete_run
 
-__all__ = ["DONE", "ERROR", "SPEC", "record_failure", "write_json_atomic"]
+__all__ = ["DONE", "ERROR", "SPEC", "is_finished", "record_failure", "write_json_atomic"]
 
 DONE, ERROR, SPEC = "done.json", "error.json", "spec.json"
+
+
+def is_finished(run_dir: Path) -> bool:
+    """Scored (done.json) and a complete run folder (the run marker): the one test of
+    'finished' for resuming, the worker's exit and the report."""
+    return (run_dir / DONE).exists() and is_complete_run(run_dir)
 
 
 def record_failure(run_dir: Path, message: str, tb: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .stats import minmax, not_worse_than_best, two_way_anova_additive
-from .files import DONE, ERROR, SPEC
+from .files import ERROR, SPEC, is_finished
 
 # metric key (lower case) -> display name, in the paper's column order
 METRIC_NAMES = {"cv": "C_V", "c_v": "C_V", "cv_wiki": "C_V", "llm": "LLM", "llm_rating": "LLM",
@@ -50,7 +50,7 @@ def collect(out: str | Path) -> pd.DataFrame:
                "seed": spec["seed"], "sweep_param": sweep.get("param"),
                "sweep_value": sweep.get("value"), "analysis": sweep.get("analysis"),
                "base_model": sweep.get("base_model", spec["model_label"])}
-        if (run_dir / DONE).exists():
+        if is_finished(run_dir):
             row["status"] = "done"
             metrics = json.loads((run_dir / "metrics.json").read_text())
             row.update({f"metric:{k}": v for k, v in metrics["metrics"].items()})
@@ -59,6 +59,7 @@ def collect(out: str | Path) -> pd.DataFrame:
             row["not_computed"] = ", ".join(metrics.get("not_computed", []))
             timings = json.loads((run_dir / "timings.json").read_text())
             row.update({f"time:{k}": v for k, v in timings.items() if not isinstance(v, list)})
+            row["views"] = json.loads((run_dir / "config.json").read_text()).get("views", [])
         elif (run_dir / ERROR).exists():
             row["status"] = "failed"
             row["error"] = json.loads((run_dir / ERROR).read_text())["error"]
@@ -178,12 +179,15 @@ def sweep_plot(df: pd.DataFrame, metrics: list[str], param: str, path: Path, tit
 
 # --------------------------------------------------------------------------- speed
 
-def view_timings(cache_dir: str | Path | None) -> list[dict]:
-    """Seconds spent computing each cached view (the cache's timing.json beside key.json)."""
+def view_timings(cache_dir: str | Path | None, used: set[str]) -> list[dict]:
+    """Seconds spent computing each cached view (the cache's timing.json beside key.json) that
+    is among `used`, the folders the runs recorded: a shared cache holds other runs' views."""
     if not cache_dir or not Path(cache_dir).exists():
         return []
     out = []
     for t in sorted(Path(cache_dir).rglob("timing.json")):
+        if str(t.parent.resolve()) not in used:
+            continue
         key_file = t.parent / "key.json"
         key = json.loads(key_file.read_text()) if key_file.exists() else {}
         timing = json.loads(t.read_text())
@@ -251,8 +255,8 @@ def build_report(out: str | Path, cache_dir: str | Path | None = None, alpha: fl
     if len(bad):
         add_text("Failed and unfinished runs", 2)
         add_table(Table(["run", "status", "error"],
-                        [[(r.dir, False), (r.status, True), (str(getattr(r, "error", "") or
-                                                                  "no done.json"), False)]
+                        [[(r.dir, False), (r.status, True),
+                          (str(getattr(r, "error", "") or "no done.json or run marker"), False)]
                          for r in bad.itertuples()]))
 
     grid = done[done["sweep_param"].isna()]
@@ -291,12 +295,13 @@ def build_report(out: str | Path, cache_dir: str | Path | None = None, alpha: fl
     if len(done):
         add_text("Speed", 2)
         add_table(speed_table(done))
-    views = view_timings(cache_dir)
+    used = {folder for views in done.get("views", pd.Series(dtype=object)) for folder in views}
+    views = view_timings(cache_dir, used)
     if views:
         add_table(Table(["cached view", "rows", "seconds"],
                         [[(v["view"], False), (str(v["rows"]), False),
                           (f"{v['seconds']:.1f}" if v["seconds"] is not None else "–", False)]
-                         for v in views], "Views (computed once, shared by all runs)"))
+                         for v in views], "Views the runs used (each computed once)"))
 
     (out / "report.md").write_text("\n\n".join(md) + "\n")
     (out / "report.html").write_text(

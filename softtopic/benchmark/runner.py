@@ -1,7 +1,8 @@
 """Running a grid: one subprocess per run, resumable, with progress and a failure summary.
 
-A run is done only when its done.json exists (the worker writes it last, atomically). Rerunning
-a grid skips done runs whose spec is unchanged and recomputes everything else; views and
+A run is done only when its folder holds the run marker and done.json (the worker writes them
+last, atomically). Rerunning a grid skips done runs whose spec is unchanged and recomputes
+everything else from an emptied folder; views and
 reference statistics are shared through the on-disk cache (SOFTTOPIC_CACHE), so a rerun never
 recomputes them.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from ..models.registry import MODELS
 from .config import BenchConfig, RunSpec
-from .files import DONE, ERROR, SPEC, record_failure, write_json_atomic
+from .files import ERROR, SPEC, is_finished, record_failure, write_json_atomic
 
 
 @dataclass
@@ -31,8 +33,8 @@ class RunResult:
 
 
 def run_state(run_dir: Path, spec: RunSpec) -> str:
-    """'done' when done.json exists and the recorded spec equals this one, else 'todo'."""
-    if not (run_dir / DONE).exists():
+    """'done' when the run is finished and the recorded spec equals this one, else 'todo'."""
+    if not is_finished(run_dir):
         return "todo"
     try:
         recorded = json.loads((run_dir / SPEC).read_text())
@@ -42,9 +44,11 @@ def run_state(run_dir: Path, spec: RunSpec) -> str:
 
 
 def _prepare(run_dir: Path, spec: RunSpec):
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in (DONE, ERROR):
-        (run_dir / name).unlink(missing_ok=True)
+    # An unfinished or outdated run is recomputed in an emptied folder, so no file of an earlier
+    # attempt (a marker, a labels.json this dataset lacks) passes for part of the new run.
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
     write_json_atomic(run_dir / SPEC, spec.to_dict())
 
 
@@ -64,7 +68,7 @@ def execute(spec: RunSpec, run_dir: Path, env: dict, timeout: float | None = Non
         except subprocess.TimeoutExpired:
             code = None
     seconds = time.perf_counter() - t0
-    if code == 0 and (run_dir / DONE).exists():
+    if code == 0 and is_finished(run_dir):
         return RunResult(spec, "done", seconds)
     if not (run_dir / ERROR).exists():  # killed, crashed in C, or timed out: no own record
         tail = (run_dir / "log.txt").read_text(errors="replace")[-3000:]

@@ -1,8 +1,9 @@
 """One benchmark run, in its own process: `python -m softtopic.benchmark.worker RUN_DIR`.
 
 Reads RUN_DIR/spec.json, loads the dataset, fits the model named in the registry, writes the
-run folder (softtopic.runs.write_run), scores it (metrics.json), records timings.json and last,
-atomically, done.json. A failure writes error.json (message and traceback tail) and exits 1.
+run's files into RUN_DIR (softtopic.runs.write_run_files, the run marker last; the runner has
+emptied the folder), scores it (metrics.json), records timings.json and last, atomically,
+done.json. A failure writes error.json (message and traceback tail) and exits 1.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .files import DONE, SPEC, record_failure, write_json_atomic
 
 def run(run_dir: Path) -> dict:
     from ..models.build import build_model
-    from ..runs import write_run
+    from ..runs import write_run_files
     from .datasets import load_dataset
     from .scoring import score_run
 
@@ -34,7 +35,7 @@ def run(run_dir: Path) -> dict:
                "epochs": len(epoch_seconds),
                "seconds_per_epoch": (sum(epoch_seconds) / len(epoch_seconds)
                                      if epoch_seconds else None)}
-    write_run(model, corpus, run_dir, spec["model"], data_info, timings=timings)
+    write_run_files(model, corpus, run_dir, spec["model"], data_info, timings=timings)
     t1 = time.perf_counter()
     scores = score_run(run_dir, spec["evaluation"], spec["dataset_options"]["path"])
     timings["eval_seconds"] = time.perf_counter() - t1

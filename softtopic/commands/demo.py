@@ -15,7 +15,7 @@ from importlib import resources
 from ..corpus import load_corpus
 from ..models.build import accepted_params, build_model
 from ..models.registry import MODELS
-from ..runs import format_topic_table, write_run
+from ..runs import check_run_target, format_topic_table, write_run
 
 DEMO_MODEL = "softlabel-encoder"
 DEMO_SETTINGS = {"n_topics": 20, "epochs": 100, "seed": 0}
@@ -27,6 +27,9 @@ DEMO_SETTINGS = {"n_topics": 20, "epochs": 100, "seed": 0}
 DEMO_MAX_SEQ_LENGTH = 64
 
 
+DEFAULT_OUT = "runs/demo"
+
+
 def sample_corpus_path():
     return resources.files("softtopic") / "data" / "sample_20ng.jsonl.gz"
 
@@ -34,7 +37,10 @@ def sample_corpus_path():
 def add_parser(sub):
     p = sub.add_parser("demo", help="fit the default model (soft-label model, offline encoder "
                        "teacher) on the bundled 20 Newsgroups sample and print its topics")
-    p.add_argument("--out", default="runs/demo", help="run folder to write")
+    p.add_argument("--out", help=f"run folder to write (default {DEFAULT_OUT}, where each demo "
+                   "replaces the previous demo's run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out")
     p.add_argument("--model", default=DEMO_MODEL,
                    help=f"any registered model (default {DEMO_MODEL}): "
                         f"{', '.join(sorted(MODELS))}")
@@ -54,6 +60,9 @@ def demo_settings(model: str, epochs: int, max_seq_length: int) -> dict:
 def run(args) -> int:
     settings = demo_settings(args.model, args.epochs, args.max_seq_length)
     model = build_model(args.model, settings)    # unknown names fail before anything is loaded
+    if args.out is None:   # the demo's own folder: a second demo replaces the first
+        args.out, args.overwrite = DEFAULT_OUT, True
+    check_run_target(args.out, args.overwrite)
     path = sample_corpus_path()
     corpus = load_corpus(path)
     print(f"softtopic demo: {len(corpus)} documents from 20 Newsgroups ({path.name}), "
@@ -70,7 +79,7 @@ def run(args) -> int:
     seconds = time.perf_counter() - t0
     write_run(model, corpus, args.out, args.model,
               {"path": str(path), "text_column": "text", "label_column": "label"},
-              timings={"fit_seconds": seconds})
+              timings={"fit_seconds": seconds}, overwrite=args.overwrite)
     print()
     print(format_topic_table(model, 10))
     labels = model.topic_labels()

@@ -7,7 +7,7 @@ import time
 from ..corpus import load_corpus
 from ..models.build import build_model
 from ..models.registry import MODELS
-from ..runs import format_topic_table, write_run
+from ..runs import check_run_target, format_topic_table, write_run
 
 # flag -> constructor parameter; a flag left unset keeps the model's own default
 MODEL_FLAGS = {
@@ -39,6 +39,8 @@ def add_parser(sub):
     p.add_argument("--model", default="prodlda", help=f"one of {', '.join(sorted(MODELS))}")
     p.add_argument("--k", "--n-topics", dest="n_topics", type=int, default=50)
     p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (never any other folder)")
     for flag, kind in MODEL_FLAGS.items():
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind, default=None)
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -64,6 +66,7 @@ def model_kwargs(args) -> dict:
 
 
 def run(args) -> int:
+    check_run_target(args.out, args.overwrite)
     corpus = load_corpus(args.corpus, text_column=args.text_column,
                          label_column=args.label_column, id_column=args.id_column,
                          time_column=args.time_column)
@@ -75,7 +78,7 @@ def run(args) -> int:
               {"path": str(args.corpus), "text_column": args.text_column,
                "label_column": args.label_column if corpus.labels is not None else None,
                "id_column": args.id_column, "time_column": args.time_column},
-              timings={"fit_seconds": seconds})
+              timings={"fit_seconds": seconds}, overwrite=args.overwrite)
     print(format_topic_table(model, args.top_n))
     print(f"\nfitted {args.model} (K={args.n_topics}) on {len(corpus)} documents in "
           f"{seconds:.1f} s; run folder: {args.out}")

@@ -11,6 +11,7 @@ import numpy as np
 from .. import __version__
 from ..corpus import Corpus, load_corpus
 from ..files import write_json_atomic
+from ..runs import require_complete_run
 from .clustering import clustering_scores
 from .coherence import VARIANTS, coherence
 from .diversity import inverted_rbo, topic_diversity
@@ -196,8 +197,12 @@ def _kept_documents(theta, labels, exclude, n_topics):
 def read_run(run_dir: str | Path) -> dict:
     """The parts of a run folder evaluation reads, checked for consistency."""
     run = Path(run_dir)
+    if run.is_file():
+        raise ValueError(f"{run} is a file, not a run folder (pass the folder "
+                         "`softtopic fit --out` wrote)")
     if not run.is_dir():
         raise FileNotFoundError(f"run folder {run} does not exist")
+    require_complete_run(run)
     for name in ("topics.json", "config.json"):
         if not (run / name).exists():
             raise FileNotFoundError(f"{run}: no {name} (is this a `softtopic fit --out` folder?)")

@@ -1,5 +1,5 @@
 from .bat import BAT
-from .base import TopicModel, load
+from .base import ModelFileError, TopicModel, load
 from .neural import NeuralTopicModel
 from .neuromax import NeuroMax
 from .presets import (ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelECRTM, SoftLabelETM,
@@ -8,4 +8,5 @@ from .presets import (ECRTM, ETM, CombinedTM, ProdLDA, SoftLabelECRTM, SoftLabel
 
 __all__ = ["TopicModel", "NeuralTopicModel", "ProdLDA", "ZeroShotTM", "CombinedTM", "SoftLabelTM",
            "SoftLabelPreset", "SoftLabelETM", "SoftLabelECRTM", "SoftLabelFASTopic",
-           "TransportPlanTM", "ETM", "ECRTM", "BAT", "NeuroMax", "load"]
+           "TransportPlanTM", "ETM", "ECRTM", "BAT", "NeuroMax", "ModelFileError",
+           "load"]

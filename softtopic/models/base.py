@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
@@ -25,6 +26,23 @@ MODEL_CLASSES: dict[str, type] = {}
 
 class NotFittedError(RuntimeError):
     pass
+
+
+class ModelFileError(ValueError):
+    """A saved model folder that cannot be loaded: a file missing, truncated, corrupt or
+    inconsistent with the others. The message names the file and what is wrong."""
+
+
+class _SavedEntries(dict):
+    """Entries read from a saved model (tensors, config sections): a missing one is a
+    ModelFileError naming the file, not a bare KeyError from deep inside `_restore`."""
+
+    def __init__(self, entries: dict, missing: str):
+        super().__init__(entries)
+        self.missing = missing   # message prefix, e.g. "m/model.safetensors: no tensor"
+
+    def __missing__(self, key):
+        raise ModelFileError(f"{self.missing} {key!r}")
 
 
 class TopicModel(ExploreMixin):
@@ -174,21 +192,79 @@ class TopicModel(ExploreMixin):
 
     @classmethod
     def load(cls, path: str | Path) -> "TopicModel":
-        """Load a saved model; returns an instance of the class it was saved as."""
+        """Load a saved model; returns an instance of the class it was saved as. A tampered or
+        incomplete folder raises ModelFileError naming the file and the problem."""
         path = Path(path)
-        if not (path / "config.json").exists():
-            raise FileNotFoundError(f"{path}: no config.json; not a saved softtopic model")
-        config = json.loads((path / "config.json").read_text())
+        config_file, tensor_file = path / "config.json", path / "model.safetensors"
+        config = _read_config(config_file)
         klass = MODEL_CLASSES.get(config["class"])
         if klass is None:
-            raise ValueError(f"{path}: unknown model class {config['class']!r}")
+            raise ModelFileError(f"{config_file}: unknown model class {config['class']!r}")
         if not issubclass(klass, cls):
             raise TypeError(f"{path} holds a saved {klass.__name__}, not a {cls.__name__}; "
                             f"load it with {klass.__name__}.load or softtopic.load")
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
-        model = klass(**params)
-        model._restore(config["state"], load_file(str(path / "model.safetensors")))
+        model = klass(**_saved_params(config_file, config["params"], klass))
+        state = _SavedEntries(config["state"], f"{config_file}: state has no")
+        tensors = _SavedEntries(_read_tensors(tensor_file), f"{tensor_file}: no tensor")
+        _check_shapes(path, state, tensors)
+        try:
+            model._restore(state, tensors)
+        except RuntimeError as e:  # torch: a module's tensors are missing, extra or mis-sized
+            raise ModelFileError(f"{tensor_file}: tensors do not fit a {klass.__name__}: "
+                                 f"{' '.join(str(e).split())[:300]}") from None
         return model
+
+
+def _read_config(file: Path) -> dict:
+    if not file.exists():
+        raise FileNotFoundError(f"{file.parent}: no config.json; not a saved softtopic model")
+    try:
+        config = json.loads(file.read_text())
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{file}: not valid JSON (line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{file}: not valid JSON (not UTF-8 text)") from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{file}: expected a JSON object")
+    for key, kind in (("class", str), ("params", dict), ("state", dict)):
+        if not isinstance(config.get(key), kind):
+            raise ModelFileError(f"{file}: {key!r} is missing or not a JSON {kind.__name__}")
+    return config
+
+
+def _saved_params(file: Path, params: dict, klass: type) -> dict:
+    """Constructor arguments from a saved config; names the class does not take are refused
+    (a constructor TypeError would not say which file is wrong)."""
+    unknown = sorted(set(params) - set(klass._param_names()))
+    if unknown:
+        raise ModelFileError(f"{file}: unknown parameter {', '.join(map(repr, unknown))} for "
+                             f"{klass.__name__}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+def _read_tensors(file: Path) -> dict[str, torch.Tensor]:
+    if not file.exists():
+        raise ModelFileError(f"{file}: missing (the saved model is incomplete)")
+    try:
+        return load_file(str(file))
+    except SafetensorError:
+        raise ModelFileError(f"{file}: truncated or not a safetensors file") from None
+
+
+def _check_shapes(path: Path, state: dict, tensors: dict) -> None:
+    """The saved vocabulary, topic-word matrix and theta must agree before anything is built
+    from them (a module sized by a shorter vocabulary fails with an opaque torch error)."""
+    vocabulary = _SavedEntries(state["vocabulary"], f"{path / 'config.json'}: vocabulary has no")
+    words, topic_word, theta = vocabulary["words"], tensors["topic_word"], tensors["theta"]
+    if topic_word.ndim != 2:
+        raise ModelFileError(f"{path / 'model.safetensors'}: topic_word has shape "
+                             f"{tuple(topic_word.shape)}, not K x V")
+    if len(words) != topic_word.shape[1]:
+        raise ModelFileError(f"{path}: vocabulary has {len(words)} words but topic_word has "
+                             f"{topic_word.shape[1]} columns")
+    if theta.ndim != 2 or theta.shape[1] != topic_word.shape[0]:
+        raise ModelFileError(f"{path}: theta has shape {tuple(theta.shape)} but topic_word has "
+                             f"{topic_word.shape[0]} topics")
 
 
 def _jsonable(params: dict) -> dict:

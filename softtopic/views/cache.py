@@ -27,6 +27,20 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SOFTTOPIC_CACHE", Path.home() / ".cache" / "softtopic"))
 
 
+# The cache folders this process has read or filled, in first-use order. A run records them in
+# its config.json (the CLI and the benchmark harness fit one model per process), so the
+# benchmark report can list the views its own runs used rather than everything in a shared cache.
+_USED_FOLDERS: dict[str, None] = {}
+
+
+def record_use(folder: str | Path) -> None:
+    _USED_FOLDERS.setdefault(str(Path(folder).resolve()), None)
+
+
+def used_folders() -> list[str]:
+    return list(_USED_FOLDERS)
+
+
 def cache_key(**parts) -> str:
     """A stable hash of JSON-serialisable parts (order of keyword arguments does not matter)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
@@ -136,6 +150,7 @@ class ChunkedView:
 
     def compute(self, compute: Callable[[int, int], dict[str, np.ndarray]],
                 desc: str = "view", progress: bool = True) -> dict[str, np.ndarray]:
+        record_use(self.dir)
         if self.is_complete():
             return self.load()
         why = self._layout_mismatch()

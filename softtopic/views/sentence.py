@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..files import save_npy_atomic, write_json_atomic
-from .cache import cache_key, default_cache_dir
+from .cache import cache_key, default_cache_dir, record_use
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -159,6 +159,7 @@ class SentenceEmbeddings:
         texts = list(texts)
         folder = self.cache_folder()
         folder.mkdir(parents=True, exist_ok=True)
+        record_use(folder)
         _write_key_json(folder, self._key_parts())
         digests = np.array([_digest(t) for t in texts], dtype="S16")
         uniq, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
