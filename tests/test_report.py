@@ -118,4 +118,4 @@ def test_report_renders_in_a_real_browser(run_dir, tmp_path):
 
 def test_report_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
-    assert "no topics.json" in capsys.readouterr().err
+    assert "is not a complete run" in capsys.readouterr().err
