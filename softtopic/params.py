@@ -68,7 +68,8 @@ class Number(Constraint):
     @property
     def description(self) -> str:
         noun = {"integer": "an integer", "real": "a finite number", "float": "a float"}[self.kind]
-        if self.low is not None and self.high is not None:
+        if self.low is not None and self.high is not None:   # an interval is finite anyway
+            noun = noun.replace("finite ", "")
             left = "[" if self.closed in ("both", "left") else "("
             right = "]" if self.closed in ("both", "right") else ")"
             return f"{noun} in {left}{self.low:g}, {self.high:g}{right}"
