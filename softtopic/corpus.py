@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -42,6 +43,7 @@ class Corpus:
     splits: list[str] | None = None
     source: str | None = None
     decode_errors: int = 0  # bytes replaced while decoding the source
+    first_decode_error: str | None = None  # where the first one was ("line 3", "a.txt, line 3")
     notes: list[str] = field(default_factory=list)
     times: list[str] | None = None  # each document's time (--time-column), as written
 
@@ -53,6 +55,11 @@ class Corpus:
             values = getattr(self, name)
             if values is not None and len(values) != n:
                 raise CorpusError(f"{name} has {len(values)} entries for {n} texts", self.source)
+        duplicate = first_duplicate(self.ids)
+        if duplicate is not None:
+            value, first, second = duplicate
+            raise CorpusError(f"duplicate document id {value!r} at positions {first} and "
+                              f"{second}", self.source, field="id")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -60,8 +67,8 @@ class Corpus:
     def subset(self, index: Sequence[int]) -> "Corpus":
         pick = lambda xs: None if xs is None else [xs[i] for i in index]  # noqa: E731
         return Corpus([self.texts[i] for i in index], pick(self.labels), pick(self.ids),
-                      pick(self.splits), self.source, self.decode_errors, list(self.notes),
-                      pick(self.times))
+                      pick(self.splits), self.source, self.decode_errors,
+                      self.first_decode_error, list(self.notes), pick(self.times))
 
     def drop_blank(self) -> tuple["Corpus", list[str]]:
         """Drop documents whose text is only whitespace; returns the kept corpus and dropped ids."""
@@ -75,6 +82,16 @@ class Corpus:
     def content_hash(self) -> str:
         """A hash of the texts (in order): the key under which views of this corpus are cached."""
         return hash_texts(self.texts)
+
+
+def first_duplicate(values: Sequence) -> tuple[object, int, int] | None:
+    """The first value that occurs twice, with the positions of its first two occurrences."""
+    seen = {}
+    for i, v in enumerate(values):
+        if v in seen:
+            return v, seen[v], i
+        seen[v] = i
+    return None
 
 
 def hash_texts(texts: Iterable[str]) -> str:
@@ -104,17 +121,54 @@ def as_corpus(documents) -> Corpus:
 
 # --------------------------------------------------------------------------- loading
 
-def _open_text(path: Path) -> tuple[str, int]:
-    """Read a (possibly gzipped) file as UTF-8, replacing undecodable bytes; return text and count."""
+CORPUS_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
+                  ".tsv": "tsv"}
+TEXT_SUFFIXES = {".txt", ".text", ".md", ""}
+
+
+@dataclass
+class Decoded:
+    """A file's text, with the undecodable byte sequences that were replaced by U+FFFD."""
+    text: str
+    errors: int = 0
+    first_error_line: int | None = None
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it ends in .gz; a broken gzip file is a CorpusError."""
     raw = path.read_bytes()
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    text = raw.decode("utf-8", errors="replace")
-    # U+FFFD may also occur legitimately; count only what decoding replaced.
-    errors = text.count("\ufffd") - raw.count(b"\xef\xbf\xbd")
+    if path.suffix.lower() != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except gzip.BadGzipFile:
+        raise CorpusError("not a gzip file (the name ends in .gz but the content is not "
+                          "gzip-compressed)", path) from None
+    except (EOFError, zlib.error) as e:
+        raise CorpusError(f"truncated gzip file ({e})", path) from None
+
+
+def _decode(raw: bytes) -> Decoded:
+    """UTF-8 with undecodable bytes replaced; counts them and finds the line of the first."""
+    try:
+        text, errors, first_line = raw.decode("utf-8"), 0, None
+    except UnicodeDecodeError as e:
+        text = raw.decode("utf-8", errors="replace")
+        # U+FFFD may also occur legitimately; count only what decoding replaced.
+        errors = max(text.count("\ufffd") - raw.count(b"\xef\xbf\xbd"), 1)
+        first_line = raw.count(b"\n", 0, e.start) + 1
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text, max(errors, 0)
+    return Decoded(text, errors, first_line)
+
+
+def _open_text(path: Path) -> Decoded:
+    """Read a (possibly gzipped) file as UTF-8, replacing undecodable bytes."""
+    return _decode(_read_bytes(path))
+
+
+def _note(path, message: str):
+    print(f"softtopic: {path}: {message}", file=sys.stderr)
 
 
 def load_corpus(path: str | Path, text_column: str = "text", label_column: str | None = "label",
@@ -146,8 +200,8 @@ def load_corpus(path: str | Path, text_column: str = "text", label_column: str |
         raise CorpusError(f"a {fmt} corpus has no columns; --time-column needs JSONL, CSV or TSV",
                           path)
     if corpus.decode_errors:
-        print(f"softtopic: {path}: replaced {corpus.decode_errors} undecodable byte sequences "
-              "with U+FFFD", file=sys.stderr)
+        _note(path, f"replaced {corpus.decode_errors} undecodable byte sequences with U+FFFD "
+                    f"(the first at {corpus.first_decode_error})")
     if len(corpus) == 0:
         raise CorpusError("the corpus has no documents", path)
     return corpus
@@ -156,15 +210,18 @@ def load_corpus(path: str | Path, text_column: str = "text", label_column: str |
 def _guess_format(path: Path) -> str:
     if path.is_dir():
         return "folder"
+    return CORPUS_FORMATS.get(_suffix(path), "txt")
+
+
+def _suffix(path: Path) -> str:
+    """The lowercased extension, ignoring a final .gz ("" when there is none)."""
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    ext = suffixes[-1] if suffixes else ""
-    return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
-            ".tsv": "tsv", ".txt": "txt", ".text": "txt"}.get(ext, "txt")
+    return suffixes[-1] if suffixes else ""
 
 
 def _collect(rows, path, text_column, label_column, id_column, split_column, time_column=None):
     """Turn an iterable of (line number, dict) into a Corpus with consistent optional columns."""
-    texts, columns = [], {"labels": [], "ids": [], "splits": [], "times": []}
+    texts, line_numbers, columns = [], [], {"labels": [], "ids": [], "splits": [], "times": []}
     wanted = {"labels": label_column, "ids": id_column, "splits": split_column,
               "times": time_column}
     seen_in = {k: None for k in wanted}   # first line where an optional column was present
@@ -180,6 +237,7 @@ def _collect(rows, path, text_column, label_column, id_column, split_column, tim
             raise CorpusError(f"text must be a string, got {type(text).__name__}", path, line_no,
                               text_column)
         texts.append(text)
+        line_numbers.append(line_no)
         for key, col in wanted.items():
             value = row.get(col) if col else None
             if value is None or value == "":
@@ -197,6 +255,11 @@ def _collect(rows, path, text_column, label_column, id_column, split_column, tim
                               path, missing_in[key], col)
         else:
             out[key] = columns[key]
+    duplicate = first_duplicate(out["ids"] or [])
+    if duplicate is not None:
+        value, first, second = duplicate
+        raise CorpusError(f"duplicate id {value!r} (also on line {line_numbers[first]})", path,
+                          line_numbers[second], id_column)
     if time_column and out["times"] is None and texts:
         raise CorpusError(f"no document has a time field {time_column!r} (--time-column)", path,
                           field=time_column)
@@ -217,7 +280,8 @@ def parse_json_object(line: str, path, line_no: int) -> dict:
 
 def _load_jsonl(path, text_column, label_column, id_column, split_column, time_column=None
                 ) -> Corpus:
-    content, errors = _open_text(path)
+    decoded = _open_text(path)
+    content = decoded.text
 
     def rows():
         for line_no, line in enumerate(content.splitlines(), 1):
@@ -226,13 +290,14 @@ def _load_jsonl(path, text_column, label_column, id_column, split_column, time_c
 
     corpus = _collect(rows(), path, text_column, label_column, id_column, split_column,
                       time_column)
-    corpus.decode_errors = errors
+    _record_decode_errors(corpus, decoded)
     return corpus
 
 
 def _load_delimited(path, delimiter, text_column, label_column, id_column, split_column,
                     time_column=None):
-    content, errors = _open_text(path)
+    decoded = _open_text(path)
+    content = decoded.text
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
     if reader.fieldnames is None:
@@ -251,34 +316,66 @@ def _load_delimited(path, delimiter, text_column, label_column, id_column, split
 
     corpus = _collect(rows(), path, text_column, label_column, id_column, split_column,
                       time_column)
-    corpus.decode_errors = errors
+    _record_decode_errors(corpus, decoded)
     return corpus
 
 
+def _record_decode_errors(corpus: Corpus, decoded: Decoded, name: str | None = None):
+    """Add a file's replaced bytes to the corpus's count; keep where the first one was."""
+    if decoded.errors and corpus.first_decode_error is None:
+        line = f"line {decoded.first_error_line}"
+        corpus.first_decode_error = f"{name}, {line}" if name else line
+    corpus.decode_errors += decoded.errors
+
+
 def _load_lines(path) -> Corpus:
-    content, errors = _open_text(path)
-    lines = content.splitlines()
+    decoded = _open_text(path)
+    lines = decoded.text.splitlines()
     texts = [line for line in lines if line.strip()]
     ids = [str(i) for i, line in enumerate(lines, 1) if line.strip()]  # ids are line numbers
-    corpus = Corpus(texts, ids=ids, source=str(path), decode_errors=errors)
+    corpus = Corpus(texts, ids=ids, source=str(path))
+    _record_decode_errors(corpus, decoded)
     if len(texts) < len(lines):
         corpus.notes.append(f"skipped {len(lines) - len(texts)} blank lines")
     return corpus
 
 
 def _load_folder(path) -> Corpus:
+    """Every text file under `path` is a document; other files are skipped and reported.
+    Corpus files (JSONL, CSV, ...) are refused: one of them, not the folder, is the corpus."""
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise CorpusError("folder has no files", path)
-    texts, ids, labels, errors = [], [], [], 0
+    corpus_files = [f for f in files if _suffix(f) in CORPUS_FORMATS]
+    if corpus_files:
+        names = ", ".join(str(f.relative_to(path)) for f in corpus_files[:5])
+        more = ", ..." if len(corpus_files) > 5 else ""
+        raise CorpusError(f"{path} holds corpus files ({names}{more}); pass one of them")
+    texts, ids, labels, decoded, skipped = [], [], [], [], []
     for f in files:
-        text, e = _open_text(f)
-        errors += e
-        texts.append(text)
         rel = f.relative_to(path)
+        raw = _read_bytes(f) if _suffix(f) in TEXT_SUFFIXES else None
+        if raw is None or b"\0" in raw:   # NUL bytes: a binary file, whatever its name says
+            skipped.append(str(rel))
+            continue
+        decoded.append((str(rel), _decode(raw)))
+        texts.append(decoded[-1][1].text)
         ids.append(str(rel))
         labels.append(rel.parts[0] if len(rel.parts) > 1 else None)
+    if not texts:
+        raise CorpusError(f"folder has no text files (skipped: {_short_list(skipped)})", path)
     # a folder of class subfolders (the 20 Newsgroups layout) gives labels; flat files give none
     has_labels = all(label is not None for label in labels)
-    return Corpus(texts, labels if has_labels else None, ids, source=str(path),
-                  decode_errors=errors)
+    out = Corpus(texts, labels if has_labels else None, ids, source=str(path))
+    for name, d in decoded:
+        _record_decode_errors(out, d, name)
+    if skipped:
+        note = (f"skipped {len(skipped)} files that are not text (.txt, .text, .md or no "
+                f"extension, without NUL bytes): {_short_list(skipped)}")
+        out.notes.append(note)
+        _note(path, note)
+    return out
+
+
+def _short_list(names: list[str], n: int = 10) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")

@@ -2,6 +2,7 @@
 learning-rate schedule, seeds, device selection, a progress bar and a NaN guard."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -29,7 +30,34 @@ class TrainingConfig:
     weight_decay: float = 0.0                   # Adam's L2 penalty (ETM: 1.2e-6)
 
 
+DEVICE_NAME = re.compile(r"cpu|cuda(:\d+)?|mps")
+
+
+def device_problem(device) -> str | None:
+    """Why `device` cannot be used on this machine, in one line; None when it can."""
+    if device in (None, "auto"):
+        return None
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str) or not DEVICE_NAME.fullmatch(device):
+        return f"unknown device {device!r} (cpu, cuda, cuda:N, mps)"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return f"device {device!r} requested but CUDA is not available on this machine"
+        index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+        if index >= count:
+            return f"device {device!r} requested but this machine has {count} CUDA device(s)"
+    if device == "mps" and not torch.backends.mps.is_available():
+        return "device 'mps' requested but MPS is not available on this machine"
+    return None
+
+
 def resolve_device(device: str | None) -> torch.device:
+    """The torch device for a setting (None or "auto": CUDA when available, else the CPU);
+    a ValueError naming the device when this machine does not have it."""
+    problem = device_problem(device)
+    if problem is not None:
+        raise ValueError(problem)
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -73,11 +101,28 @@ def _adam(params, config: TrainingConfig, device: torch.device) -> torch.optim.A
     return torch.optim.Adam(params, **kwargs)
 
 
+def batch_bounds(n: int, batch_size: int, drop_last: bool) -> list[tuple[int, int]]:
+    """(start, stop) of each minibatch over n shuffled documents. Batch norm needs two documents
+    a batch: a last batch of one is merged into the one before (when not dropped)."""
+    bs = min(batch_size, n)
+    bounds = [(start, min(start + bs, n)) for start in range(0, n, bs)]
+    if drop_last and bounds[-1][1] - bounds[-1][0] < bs:
+        bounds.pop()    # as CTM; the first batch is always full, so one is left
+    elif len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
 def train(module, features: dict, rows: np.ndarray, config: TrainingConfig) -> dict:
     """Fit `module` (a VariationalTopicModel) on the documents `rows` of `features`.
 
     Returns a history: per-epoch mean loss, loss parts and seconds.
     """
+    if config.batch_size < 2:
+        raise ValueError(f"parameter batch_size must be an integer >= 2 (batch norm needs two "
+                         f"documents a batch), got {config.batch_size!r}")
+    if len(rows) < 2:
+        raise TrainingError(f"training needs at least two documents, got {len(rows)}")
     device = resolve_device(config.device)
     module.to(device)
     names = sorted(module.features_needed(training=True))
@@ -90,9 +135,9 @@ def train(module, features: dict, rows: np.ndarray, config: TrainingConfig) -> d
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     n = len(rows)
-    bs = min(config.batch_size, n)
-    drop_last = config.drop_last and n >= bs
+    bounds = batch_bounds(n, config.batch_size, config.drop_last)
     history = {"loss": [], "parts": [], "seconds": []}
+    steps = 0
     bar = tqdm(range(config.epochs), desc="training", disable=not config.progress, mininterval=1.0,
                dynamic_ncols=True, unit="epoch")
     for epoch in bar:
@@ -102,13 +147,9 @@ def train(module, features: dict, rows: np.ndarray, config: TrainingConfig) -> d
                 reg.on_epoch_start(epoch, module, features, rows)
         module.train()
         order = rows[rng.permutation(n)]
-        stops = range(bs, n + 1, bs) if drop_last else range(bs, n + bs, bs)
         total, parts_sum, n_batches = 0.0, {}, 0
-        for stop in stops:
-            batch_rows = order[stop - bs:min(stop, n)]
-            if len(batch_rows) < 2:  # batch norm needs two documents; happens only without drop_last
-                continue
-            batch = make_batch(features, names, batch_rows, device)
+        for start, stop in bounds:
+            batch = make_batch(features, names, order[start:stop], device)
             loss, parts = module.loss(batch)
             if not torch.isfinite(loss):
                 raise TrainingError(
@@ -122,12 +163,15 @@ def train(module, features: dict, rows: np.ndarray, config: TrainingConfig) -> d
             for k, v in parts.items():
                 parts_sum[k] = parts_sum.get(k, 0.0) + v
             n_batches += 1
+        steps += n_batches
         if scheduler is not None:
             scheduler.step()
         history["loss"].append(total / max(n_batches, 1))
         history["parts"].append({k: v / max(n_batches, 1) for k, v in parts_sum.items()})
         history["seconds"].append(time.perf_counter() - t0)
         bar.set_postfix(loss=f"{history['loss'][-1]:.4g}")
+    if steps == 0:   # a fit that took no optimisation step must not look like one
+        raise TrainingError(f"no optimisation step was taken (epochs={config.epochs})")
     module.eval()
     return history
 

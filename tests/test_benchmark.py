@@ -200,7 +200,7 @@ def test_failing_run_records_traceback(tmp_path):
     write_json_atomic(run_dir / "spec.json", spec.to_dict())
     assert worker_main([str(run_dir)]) == 1
     err = json.loads((run_dir / "error.json").read_text())
-    assert "lr must be positive" in err["error"]
+    assert "parameter lr must be a finite number > 0, got -1.0" in err["error"]
     assert any("_validate_params" in line for line in err["traceback_tail"])
     assert not (run_dir / "done.json").exists()
     assert collect(tmp_path / "out")["status"].tolist() == ["failed"]

@@ -128,7 +128,7 @@ def test_bad_parameters_and_inputs_fail_early_with_names():
     texts = ["alpha beta gamma", "beta gamma delta", "gamma delta epsilon"]
     with pytest.raises(ValueError, match="n_topics must be an integer >= 2"):
         ProdLDA(n_topics=1).fit(texts)
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="parameter epochs must be an integer >= 1, got 0"):
         ProdLDA(n_topics=2, epochs=0).fit(texts)
     with pytest.raises(ValueError, match=r"n_topics=10 needs at least as many documents.*3 of 3"):
         ProdLDA(n_topics=10, progress=False).fit(texts)

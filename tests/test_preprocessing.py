@@ -32,7 +32,7 @@ def test_roundtrip_and_bad_settings():
     vocab.fit_transform(["red green blue", "blue cyan magenta yellow"])
     again = Vocabulary.from_dict(vocab.to_dict())
     assert again.words == vocab.words and again.content_hash() == vocab.content_hash()
-    with pytest.raises(ValueError, match="vocab_size must be a positive integer"):
+    with pytest.raises(ValueError, match="parameter vocab_size must be an integer >= 1, got 0"):
         Vocabulary(PreprocessingConfig(vocab_size=0))
     with pytest.raises(ValueError, match="could not build a vocabulary"):
         Vocabulary().fit_transform(["a an the", "of it"])

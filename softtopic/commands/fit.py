@@ -9,11 +9,20 @@ from ..models.build import build_model
 from ..models.registry import MODELS
 from ..runs import check_run_target, format_topic_table, write_run
 
+
+def count_or_share(value: str) -> int | float:
+    """min_df / max_df as scikit-learn's: "5" is a document count (int), "0.5" a share."""
+    try:
+        return int(value)
+    except ValueError:
+        return float(value)
+
+
 # flag -> constructor parameter; a flag left unset keeps the model's own default
 MODEL_FLAGS = {
     "vocab_size": int, "epochs": int, "batch_size": int, "lr": float, "seed": int,
-    "encoder": str, "device": str, "min_df": float, "max_df": float, "n_samples": int,
-    "cache_dir": str,
+    "encoder": str, "device": str, "min_df": count_or_share, "max_df": count_or_share,
+    "n_samples": int, "cache_dir": str,
     # soft-label models (softtopic/models/presets.py: SoftLabelPreset)
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
     "instruction": str, "max_document_tokens": int,

@@ -20,6 +20,8 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..explore.api import ExploreMixin
+from ..params import DOCUMENT_FREQUENCY, SEED, Number, check_params, constraints_of, \
+    positive_integer
 
 MODEL_CLASSES: dict[str, type] = {}
 
@@ -48,9 +50,22 @@ class _SavedEntries(dict):
 class TopicModel(ExploreMixin):
     """Common API: get_topics, get_topic, get_topic_info, to_octis, save/load, get_params."""
 
+    # Each class lists the ranges of the parameters its __init__ adds; subclasses extend the
+    # table (softtopic/params.py merges it along the MRO). Checked once, at the start of fit.
+    _parameter_constraints = {
+        "n_topics": Number(2, kind="integer"),
+        "vocab_size": positive_integer(), "min_df": DOCUMENT_FREQUENCY,
+        "max_df": DOCUMENT_FREQUENCY, "seed": SEED,
+    }
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         MODEL_CLASSES[cls.__name__] = cls
+
+    def _validate_params(self):
+        """Every parameter in range (one table per class); subclasses add cross-parameter
+        checks after calling this."""
+        check_params(self, constraints_of(type(self)))
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -272,6 +287,10 @@ def _jsonable(params: dict) -> dict:
     for k, v in params.items():
         if isinstance(v, tuple):
             v = list(v)
+        if callable(v):
+            raise TypeError(f"parameter {k} is a Python callable ({v!r}) and cannot be saved: "
+                            "config.json holds names and numbers only. Use the fitted model in "
+                            "this session, or fit one without it to save") from None
         try:
             json.dumps(v)
         except TypeError:

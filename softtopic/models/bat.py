@@ -16,6 +16,7 @@ the teacher at inference (its weights are then saved with the model).
 """
 from __future__ import annotations
 
+from ..params import Number, OneOf, positive_integer, positive_number
 from ..views.teacher import MODES, BowTeacher, teacher_logits_view
 from .base import MODEL_CLASSES
 from .neural import NeuralTopicModel, feature_provider
@@ -62,6 +63,14 @@ class BAT(NeuralTopicModel):
     """
 
     _student_class: type | None = None
+    _parameter_constraints = {
+        "kd_weight": Number(0, 1), "kd_temperature": positive_number(),
+        "kd_clip": OneOf(None, positive_number()),
+        "teacher_epochs": OneOf(None, positive_integer()),
+        "teacher_lr": OneOf(None, positive_number()),
+        "teacher_batch_size": OneOf(None, Number(2, kind="integer")),
+        "teacher_chunk_words": OneOf(None, positive_integer()),
+    }
 
     def __new__(cls, *args, **kwargs):
         return object.__new__(distilled_class(kwargs.get("student", "prodlda")))
@@ -93,7 +102,6 @@ class BAT(NeuralTopicModel):
         super()._validate_params()
         if self.teacher_mode not in MODES:
             raise ValueError(f"teacher_mode must be one of {MODES}, got {self.teacher_mode!r}")
-        DistillationTarget(self.kd_weight, self.kd_temperature, self.kd_clip)  # checks values
 
     def _input_features(self) -> tuple[str, ...]:
         inputs = super()._input_features()

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 import torch
 
 from ..corpus import Corpus, as_corpus
+from ..params import Device, Number, OneOf, Sizes, positive_integer, positive_number
 from ..preprocessing import PreprocessingConfig, Vocabulary, empty_rows
 from ..training import TrainingConfig, infer, train
 from ..views.sentence import DEFAULT_ENCODER, SentenceEmbeddings
@@ -93,14 +94,31 @@ class NeuralTopicModel(TopicModel):
     Documents with no vocabulary word are reported and left out of training. Their theta row is
     the uniform distribution when the encoder reads the bag of words (there is nothing to read);
     when it reads an embedding they get the model's estimate like any document.
+
+    vocab_size, min_df, max_df, tokenizer: the vocabulary (`softtopic.preprocessing`); min_df
+    and max_df count documents when ints, share of documents when floats. tokenizer is a
+    callable str -> list[str] for text without spaces between words (Chinese, Japanese); a
+    model fitted with a callable tokenizer cannot be saved (it is not a JSON value).
     """
 
     default_input = "bow"
     default_decoder = "prodlda"
     encoder_batch_norm = True   # batch norm on mu / log-variance (off for ETM)
 
+    _parameter_constraints = {
+        "hidden_sizes": Sizes(), "dropout": Number(0, 1, closed="left"),
+        "theta_dropout": Number(0, 1, closed="left"),
+        "prior_alpha": OneOf(None, positive_number()),   # None: ETM's N(0, I) prior
+        "epochs": positive_integer(),
+        "batch_size": Number(2, kind="integer"),   # batch norm needs two documents a batch
+        "lr": positive_number(),
+        "n_samples": Number(0, kind="integer"),    # 0: theta from the posterior mean
+        "max_seq_length": OneOf(None, positive_integer()), "device": Device(),
+    }
+
     def __init__(self, n_topics: int = 50, *, input: str | None = None, decoder: str | None = None,
                  vocab_size: int = 2000, min_df: float | int = 1, max_df: float | int = 1.0,
+                 tokenizer: Callable[[str], list[str]] | None = None,
                  hidden_sizes: tuple[int, ...] = (200, 200), activation: str = "softplus",
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
                  learn_prior: bool = True, reduction: str = "sum", epochs: int = 100,
@@ -114,6 +132,7 @@ class NeuralTopicModel(TopicModel):
         self.vocab_size = vocab_size
         self.min_df = min_df
         self.max_df = max_df
+        self.tokenizer = tokenizer
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.dropout = dropout
@@ -160,20 +179,6 @@ class NeuralTopicModel(TopicModel):
         return np.setdiff1d(np.arange(n_documents), self.empty_documents_)
 
     # ------------------------------------------------------------------ validation
-    def _validate_params(self):
-        if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 2:
-            raise ValueError(f"n_topics must be an integer >= 2, got {self.n_topics!r}")
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if not 0 <= self.dropout < 1 or not 0 <= self.theta_dropout < 1:
-            raise ValueError("dropout and theta_dropout must be in [0, 1)")
-        if self.n_samples < 0:
-            raise ValueError(f"n_samples must be >= 0 (0: posterior mean), got {self.n_samples}")
-
     def _check_input_known(self, given: dict | None):
         for name in self._input_features():
             if name not in FEATURE_PROVIDERS and name not in (given or {}):
@@ -217,7 +222,7 @@ class NeuralTopicModel(TopicModel):
     def vocabulary_for(self, X) -> list[str]:
         """The vocabulary words (in column order) that `fit(X)` will use with these settings;
         precomputed target features (e.g. an LM's restricted logits) must follow this order."""
-        vocabulary = Vocabulary(PreprocessingConfig(self.vocab_size, self.min_df, self.max_df))
+        vocabulary = Vocabulary(PreprocessingConfig.of(self))
         vocabulary.fit_transform(as_corpus(X).texts)
         return list(vocabulary.words)
 
@@ -254,8 +259,7 @@ class NeuralTopicModel(TopicModel):
         self._check_input_known(features)
         corpus = as_corpus(X)
         self._remember_documents(corpus)
-        self.vocabulary_ = Vocabulary(PreprocessingConfig(self.vocab_size, self.min_df,
-                                                          self.max_df))
+        self.vocabulary_ = Vocabulary(PreprocessingConfig.of(self))
         bow = self.vocabulary_.fit_transform(corpus.texts)
         self.empty_documents_ = empty_rows(bow)
         rows = self._training_rows(len(corpus))

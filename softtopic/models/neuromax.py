@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..params import Number, OneOf, non_negative_number, positive_integer, positive_number
 from .optimal_transport import sinkhorn, squared_euclidean
 from .presets import ECRTM
 
@@ -128,10 +129,19 @@ class NeuroMax(ECRTM):
 
     Defaults are the authors' documented run: K 50, G 20, lambda_ECR 40, lambda_GR 1 (alpha 5),
     lambda_NCE 50, dropout 0.2, Adam 2e-3 halved every 125 epochs, 500 epochs, batch 200,
-    groups formed after a warm-up of 10 epochs.
+    groups formed after a warm-up of 10 epochs. n_groups=None (default) keeps that ratio for
+    fewer topics: G = 2K/5 (at least 1), at most 20 (so 20 at the authors' K = 50 and above;
+    2 at K = 6).
     """
 
-    def __init__(self, n_topics: int = 50, *, n_groups: int = 20, gr_weight: float = 1.0,
+    MAX_DEFAULT_GROUPS = 20
+    _parameter_constraints = {
+        "n_groups": OneOf(None, positive_integer()), "gr_weight": non_negative_number(),
+        "gr_alpha": positive_number(), "gr_warmup": Number(0, kind="integer"),
+        "nce_weight": non_negative_number(),
+    }
+
+    def __init__(self, n_topics: int = 50, *, n_groups: int | None = None, gr_weight: float = 1.0,
                  gr_alpha: float = 5.0, gr_warmup: int = 10, nce_weight: float = 50.0,
                  ecr_weight: float = 40.0, epochs: int = 500, batch_size: int = 200,
                  lr: float = 2e-3, lr_schedule: str | None = "step:125:0.5",
@@ -144,12 +154,18 @@ class NeuroMax(ECRTM):
         super().__init__(n_topics, ecr_weight=ecr_weight, epochs=epochs, batch_size=batch_size,
                          lr=lr, lr_schedule=lr_schedule, dropout=dropout, **kwargs)
 
+    def _n_groups(self) -> int:
+        """The number of groups: n_groups, or the authors' 20 groups for 50 topics scaled to
+        n_topics when it is None."""
+        if self.n_groups is not None:
+            return self.n_groups
+        return max(1, min(self.MAX_DEFAULT_GROUPS, 2 * self.n_topics // 5))
+
     def _validate_params(self):
         super()._validate_params()
-        if not 1 <= self.n_groups <= self.n_topics:
-            raise ValueError(f"n_groups must be in [1, n_topics], got {self.n_groups}")
-        if self.nce_weight < 0 or self.gr_weight < 0:
-            raise ValueError("nce_weight and gr_weight must be >= 0")
+        if self._n_groups() > self.n_topics:
+            raise ValueError(f"parameter n_groups must be at most n_topics ({self.n_topics}), "
+                             f"got {self.n_groups}")
 
     def _extra_features(self) -> tuple[str, ...]:
         return (*super()._extra_features(), "embedding")
@@ -158,7 +174,7 @@ class NeuroMax(ECRTM):
         return [*super()._build_regularizers(ctx),
                 InfoNCERegularizer(ctx.n_topics, ctx.feature_dims["embedding"], self.nce_weight,
                                    self.dropout),
-                GroupRegularizer(ctx.n_topics, self.n_groups, self.gr_weight, self.gr_alpha,
+                GroupRegularizer(ctx.n_topics, self._n_groups(), self.gr_weight, self.gr_alpha,
                                  self.gr_warmup, seed=self.seed)]
 
     def _group_regularizer(self) -> GroupRegularizer:
@@ -175,7 +191,7 @@ class NeuroMax(ECRTM):
         """Topic ids by group (groups numbered as k-means found them; empty groups omitted)."""
         self._check_fitted()
         labels = self._group_regularizer().groups.cpu().numpy()
-        return [np.flatnonzero(labels == g).tolist() for g in range(self.n_groups)
+        return [np.flatnonzero(labels == g).tolist() for g in range(self._n_groups())
                 if (labels == g).any()]
 
     def get_topic_info(self, top_n: int = 10):

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..params import OneOf, non_negative_number, positive_integer, positive_number
 from ..training import TrainingConfig
 from ..views.encoder_teacher import DEFAULT_SCALE
 from . import teachers  # noqa: F401  (registers the lm_hidden/lm_logits/encoder_logits features)
@@ -75,6 +76,11 @@ class SoftLabelPreset(NeuralTopicModel):
 
     TEACHERS = ("lm", "encoder")
     TARGETS = ("soft-label", "bow")
+    _parameter_constraints = {
+        "tau": positive_number(), "weight": positive_number(),
+        "top_k": OneOf(None, positive_integer()), "encoder_scale": positive_number(),
+        "max_document_tokens": positive_integer(), "lm_batch_size": OneOf(None, positive_integer()),
+    }
 
     def __init__(self, n_topics: int = 50, *, teacher: str = "lm", lm: str | None = None,
                  target: str = "soft-label", tau: float = 3.0, weight: float = 1e3,
@@ -110,11 +116,6 @@ class SoftLabelPreset(NeuralTopicModel):
             raise ValueError(f"teacher must be one of {self.TEACHERS}, got {self.teacher!r}")
         if self.target not in self.TARGETS:
             raise ValueError(f"target must be one of {self.TARGETS}, got {self.target!r}")
-        if self.top_k is not None and (not isinstance(self.top_k, (int, np.integer))
-                                       or self.top_k < 1):
-            raise ValueError(f"top_k must be None or a positive integer, got {self.top_k!r}")
-        if not self.encoder_scale > 0:
-            raise ValueError(f"encoder_scale must be positive, got {self.encoder_scale!r}")
         if self.target == "soft-label":  # raises early on bad tau / divergence / top_k mixes
             self._build_target(None)
 
@@ -224,6 +225,7 @@ class ETM(WordEmbeddingPreset):
     default_input = "bow_norm"
     default_decoder = "etm"
     encoder_batch_norm = False
+    _parameter_constraints = {"weight_decay": non_negative_number()}
 
     def __init__(self, n_topics: int = 50, *, weight_decay: float = 1.2e-6, epochs: int = 100,
                  batch_size: int = 128, lr: float = 5e-3, hidden_sizes: tuple[int, ...] = (800, 800),
@@ -262,6 +264,9 @@ class ECRTM(WordEmbeddingPreset):
     default_decoder = "ecrtm"
     default_train_word_embeddings = True
     default_missing_words = "zero"
+    _parameter_constraints = {"beta_temperature": positive_number(),
+                              "ecr_weight": non_negative_number(), "ecr_alpha": positive_number(),
+                              "ecr_max_iter": positive_integer()}
 
     def __init__(self, n_topics: int = 50, *, beta_temperature: float = 0.2,
                  ecr_weight: float = 100.0, ecr_alpha: float = 20.0, ecr_max_iter: int = 1000,
@@ -312,6 +317,9 @@ class TransportPlanTM(NeuralTopicModel):
     """
 
     default_decoder = "fastopic"
+    _parameter_constraints = {"tw_alpha": positive_number(), "tw_weight": non_negative_number(),
+                              "tw_max_iter": positive_integer(),
+                              "embedding_dim": positive_integer()}
 
     def __init__(self, n_topics: int = 50, *, tw_alpha: float = 2.0, tw_weight: float = 1.0,
                  tw_max_iter: int = 5000, embedding_dim: int = 384, epochs: int = 200,
@@ -321,13 +329,6 @@ class TransportPlanTM(NeuralTopicModel):
         self.tw_max_iter = tw_max_iter
         self.embedding_dim = embedding_dim
         super().__init__(n_topics, epochs=epochs, reduction=reduction, **kwargs)
-
-    def _validate_params(self):
-        super()._validate_params()
-        if not self.tw_alpha > 0:
-            raise ValueError(f"tw_alpha must be positive, got {self.tw_alpha!r}")
-        if self.tw_weight < 0:
-            raise ValueError(f"tw_weight must be >= 0, got {self.tw_weight!r}")
 
     def _build_decoder(self, ctx: BuildContext):
         return TransportPlanDecoder(ctx.n_topics, ctx.vocab_size, self.embedding_dim,

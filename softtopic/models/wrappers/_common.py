@@ -23,8 +23,7 @@ def require(module: str, model: str):
 
 def fit_vocabulary(model, corpus: Corpus):
     """Sets vocabulary_ and empty_documents_ (the shared preprocessing); returns the CSR BoW."""
-    model.vocabulary_ = Vocabulary(PreprocessingConfig(model.vocab_size, model.min_df,
-                                                       model.max_df))
+    model.vocabulary_ = Vocabulary(PreprocessingConfig.of(model))
     bow = model.vocabulary_.fit_transform(corpus.texts)
     model.empty_documents_ = empty_rows(bow)
     return bow

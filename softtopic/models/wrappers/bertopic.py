@@ -40,6 +40,7 @@ import torch
 
 from ...corpus import as_corpus
 from ...views.sentence import DEFAULT_ENCODER, load_sentence_encoder
+from ...params import Device, Number, OneOf, positive_integer
 from ..base import TopicModel
 from ._common import document_embeddings, fit_vocabulary, log_rows, require
 
@@ -50,9 +51,15 @@ class TopicShortfallWarning(RuntimeWarning):
 
 
 class BERTopic(TopicModel):
+    _parameter_constraints = {
+        "min_cluster_size": Number(2, kind="integer"), "n_neighbors": Number(2, kind="integer"),
+        "n_components": positive_integer(), "max_seq_length": OneOf(None, positive_integer()),
+        "device": Device(),
+    }
+
     def __init__(self, n_topics: int = 50, *, min_cluster_size: int = 10, n_neighbors: int = 15,
                  n_components: int = 5, vocab_size: int = 2000, min_df: float | int = 1,
-                 max_df: float | int = 1.0, encoder: str = DEFAULT_ENCODER,
+                 max_df: float | int = 1.0, tokenizer=None, encoder: str = DEFAULT_ENCODER,
                  max_seq_length: int | None = 256, device: str | None = None, seed: int = 0,
                  cache_dir: str | None = None, progress: bool = True):
         self.n_topics = n_topics
@@ -62,6 +69,7 @@ class BERTopic(TopicModel):
         self.vocab_size = vocab_size
         self.min_df = min_df
         self.max_df = max_df
+        self.tokenizer = tokenizer
         self.encoder = encoder
         self.max_seq_length = max_seq_length
         self.device = device
@@ -74,8 +82,7 @@ class BERTopic(TopicModel):
         umap = require("umap", "BERTopic")
         hdbscan = require("hdbscan", "BERTopic")
         from sklearn.feature_extraction.text import CountVectorizer
-        if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 2:
-            raise ValueError(f"n_topics must be an integer >= 2, got {self.n_topics!r}")
+        self._validate_params()
         corpus = as_corpus(X)
         self._remember_documents(corpus)
         fit_vocabulary(self, corpus)

@@ -22,6 +22,7 @@ import torch
 
 from ...corpus import as_corpus
 from ...views.sentence import DEFAULT_ENCODER
+from ...params import Device, OneOf, positive_integer, positive_number
 from ..base import TopicModel
 from ._common import document_embeddings, fit_vocabulary, log_rows, require
 
@@ -37,10 +38,17 @@ class _FixedPreprocess:
 
 
 class FASTopic(TopicModel):
+    _parameter_constraints = {
+        "epochs": positive_integer(), "lr": positive_number(), "dt_alpha": positive_number(),
+        "tw_alpha": positive_number(), "theta_temp": positive_number(),
+        "batch_size": OneOf(None, positive_integer()),
+        "max_seq_length": OneOf(None, positive_integer()), "device": Device(),
+    }
+
     def __init__(self, n_topics: int = 50, *, epochs: int = 200, lr: float = 2e-3,
                  dt_alpha: float = 3.0, tw_alpha: float = 2.0, theta_temp: float = 1.0,
                  batch_size: int | None = None, vocab_size: int = 2000,
-                 min_df: float | int = 1, max_df: float | int = 1.0,
+                 min_df: float | int = 1, max_df: float | int = 1.0, tokenizer=None,
                  encoder: str = DEFAULT_ENCODER, max_seq_length: int | None = 256,
                  device: str | None = None, seed: int = 0, cache_dir: str | None = None,
                  progress: bool = True):
@@ -54,6 +62,7 @@ class FASTopic(TopicModel):
         self.vocab_size = vocab_size
         self.min_df = min_df
         self.max_df = max_df
+        self.tokenizer = tokenizer
         self.encoder = encoder
         self.max_seq_length = max_seq_length
         self.device = device
@@ -71,8 +80,7 @@ class FASTopic(TopicModel):
                                  low_memory_batch_size=self.batch_size, verbose=False)
 
     def fit(self, X, y=None):
-        if not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 2:
-            raise ValueError(f"n_topics must be an integer >= 2, got {self.n_topics!r}")
+        self._validate_params()
         require("fastopic", "FASTopic")   # fail before any work when the package is missing
         corpus = as_corpus(X)
         self._remember_documents(corpus)
