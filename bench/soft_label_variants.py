@@ -6,10 +6,10 @@ fits `SoftLabelTM(teacher="encoder")` with precomputed `encoder_logits` built fr
 variants differ only in the soft label:
 
     base          50 * cos(document, word)                       (today's encoder teacher)
-    centre        base minus each word's mean logit over the corpus (hubness correction)
+    centre        hub_correction="centre": each word's mean logit over the corpus subtracted
     csls          base minus each word's mean of its 10 highest document logits (CSLS)
     tmpl, tmplc   word embedded as "a text about {word}" (tmplc: and centred)
-    +mixA         target (1 - A) softmax(L / tau) + A * normalised bag of words
+    +mixA         bow_mix=A: target (1 - A) softmax(L / tau) + A * normalised bag of words
     +topK, +tauT  the target's top_k / tau
 
 Baselines (zeroshot, prodlda, combined, fastopic, bertopic) read the same embeddings. One JSON
@@ -42,7 +42,7 @@ def cache_features(name: str, work: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(DATA / CORPORA[name])
     m = ZeroShotTM()
-    voc = Vocabulary(PreprocessingConfig(m.vocab_size, m.min_df, m.max_df))
+    voc = Vocabulary(PreprocessingConfig.of(m))
     bow = voc.fit_transform(corpus.texts)
     words = list(voc.words)
     enc = SentenceEmbeddings(progress=False)
@@ -63,33 +63,24 @@ def unit(x):
 
 
 def logits_for(spec: str, d: Path, Eu, bow):
-    """'tmplc+mix0.3+top50' -> (encoder logits, extra SoftLabelTM parameters)."""
+    """'tmplc+mix0.3+top50' -> (encoder logits, extra SoftLabelTM parameters). Centring and
+    mixing are the model's own parameters (hub_correction, bow_mix); CSLS and the template
+    change the teacher's logits here."""
     parts = spec.split("+")
     base, extra = parts[0], {}
     W = np.load(d / ("W_tmpl.npy" if base.startswith("tmpl") else "W.npy"))
     L = 50.0 * (Eu @ unit(W).T)
     if base in ("centre", "tmplc"):
-        L = L - L.mean(0, keepdims=True)
+        extra["hub_correction"] = "centre"
     elif base == "csls":
         L = L - (-np.sort(-L, axis=0)[:10]).mean(0, keepdims=True)
-    tau = 3.0
     for p in parts[1:]:
         if p.startswith("tau"):
-            tau = extra["tau"] = float(p[3:])
+            extra["tau"] = float(p[3:])
         elif p.startswith("top"):
             extra["top_k"] = int(p[3:])
-    for p in parts[1:]:
-        if p.startswith("mix"):  # exact: softmax(tau * log(mix) / tau) = mix
-            a = float(p[3:])
-            z = L / tau
-            q = np.exp(z - z.max(1, keepdims=True))
-            q /= q.sum(1, keepdims=True)
-            b = np.asarray(bow.todense(), dtype=np.float64)
-            n = b.sum(1, keepdims=True)
-            has = n[:, 0] > 0
-            b[has] /= n[has]
-            q[has] = (1 - a) * q[has] + a * b[has]
-            L = tau * np.log(np.maximum(q, 1e-30))
+        elif p.startswith("mix"):
+            extra["bow_mix"] = float(p[3:])
     return L.astype(np.float32), extra
 
 

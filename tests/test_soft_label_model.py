@@ -237,3 +237,79 @@ def _write_jsonl(tmp_path, texts):
     path.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
                             for i, t in enumerate(texts)))
     return [str(path)]
+
+
+# ---------------------------------------------------------------------- target corrections
+def test_bow_mix_and_hub_correction_change_the_target_as_specified():
+    raw = torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0]])
+    bow = torch.tensor([[3.0, 1.0], [0.0, 0.0], [0.0, 2.0]])
+    mixed = SoftLabelTarget("lm_logits", tau=1.0, bow_mix=0.5)
+    assert mixed.features == ("lm_logits", "bow")
+    target = mixed.distribution(raw, bow)
+    e = np.exp(3.0) / (np.exp(3.0) + 1)
+    expected = [[0.625, 0.375], [0.5, 0.5], [0.5 * e, 0.5 * (1 - e) + 0.5]]   # empty row: pure
+    np.testing.assert_allclose(target.numpy(), expected, rtol=1e-6)
+    student = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    log_s = torch.log_softmax(student, 1).numpy()
+    t = np.asarray(expected)
+    np.testing.assert_allclose(mixed.loss(student, raw, bow).numpy(),
+                               1e3 * (t * (np.log(t) - log_s)).sum(1), rtol=1e-5, atol=1e-3)
+    reverse = SoftLabelTarget("lm_logits", tau=1.0, bow_mix=0.5, divergence="reverse-kl")
+    s = np.exp(log_s)
+    np.testing.assert_allclose(reverse.loss(student, raw, bow).numpy(),
+                               1e3 * (s * (log_s - np.log(t))).sum(1), rtol=1e-5, atol=1e-3)
+    # bow_mix = 0 is the paper's target and reads no bag of words
+    assert SoftLabelTarget("lm_logits").features is None
+    # centring: each word's corpus-mean logit is subtracted before the softmax
+    from softtopic.models.targets import word_means
+    logits = np.array([[5.0, 1.0, 0.0], [5.0, 0.0, 1.0], [5.0, 0.0, 0.0]], dtype=np.float16)
+    offset = word_means(logits, np.arange(3))
+    np.testing.assert_allclose(offset.numpy(), [5.0, 1 / 3, 1 / 3], rtol=1e-6)
+    centred = SoftLabelTarget("lm_logits", tau=1.0, word_offset=offset)
+    got = centred.distribution(torch.tensor(logits, dtype=torch.float32))
+    z = logits.astype(np.float64) - [5.0, 1 / 3, 1 / 3]
+    np.testing.assert_allclose(got.numpy(), np.exp(z) / np.exp(z).sum(1, keepdims=True),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="bow_mix must be in"):
+        SoftLabelTarget("lm_logits", bow_mix=1.5)
+
+
+def _hub_teacher(model, texts, p, words, hub_mass=0.7):
+    """An LM-like teacher that puts `hub_mass` of every document's soft label on three
+    background words (hubs) and the rest on the document's true word distribution."""
+    vocab = model.vocabulary_for(texts)
+    q = p[:, [words.index(w) for w in vocab]]
+    q = q / q.sum(1, keepdims=True)
+    hubs = [vocab.index(w) for w in words[-3:]]
+    target = (1 - hub_mass) * q
+    target[:, hubs] += hub_mass / len(hubs)
+    return (model.tau * np.log(target)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_hub_word_teacher_is_recovered_with_the_hubness_correction_only(seed):
+    texts, planted, theta, p, words = planted_corpus(n_docs=600)
+    hidden = (theta @ np.random.default_rng(1).normal(size=(5, 16))).astype(np.float32)
+    recovered = {}
+    for correction in ("none", "centre"):
+        model = SoftLabelTM(5, epochs=60, progress=False, seed=seed, hub_correction=correction)
+        logits = _hub_teacher(model, texts, p, words)
+        model.fit(texts, features={"lm_hidden": hidden, "lm_logits": logits})
+        recovered[correction] = sum(matched(planted, model.get_topics(10)))
+    assert recovered["centre"] == 5 and recovered["none"] <= 3, recovered
+
+
+def test_bow_mix_trains_through_the_tiny_lm(tmp_path):
+    from tiny_lm import make_tiny_lm, topic_texts
+    texts = topic_texts(32, seed=1, max_words=25)
+    lm = str(make_tiny_lm(tmp_path, texts))
+    kwargs = dict(lm=lm, epochs=5, batch_size=8, progress=False, cache_dir=str(tmp_path / "c"),
+                  seed=0)
+    plain = SoftLabelTM(4, **kwargs).fit(texts)
+    mixed = SoftLabelTM(4, bow_mix=0.5, hub_correction="centre", **kwargs).fit(texts)
+    assert mixed.get_params()["bow_mix"] == 0.5
+    assert not np.allclose(plain.topic_word_, mixed.topic_word_)   # the target changed
+    mixed.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert again.bow_mix == 0.5 and again.hub_correction == "centre"
+    np.testing.assert_array_equal(again.transform(texts), mixed.transform(texts))

@@ -25,7 +25,8 @@ MODEL_FLAGS = {
     "n_samples": int, "cache_dir": str,
     # soft-label models (softtopic/models/presets.py: SoftLabelPreset)
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
-    "instruction": str, "max_document_tokens": int,
+    "instruction": str, "max_document_tokens": int, "bow_mix": float,
+    "hub_correction": str,
     "student": str,  # BAT: the student preset
     "word_vectors": str, "passes": int,   # ETM/ECRTM word-vector file; LDA passes
 }

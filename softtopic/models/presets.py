@@ -8,14 +8,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..params import OneOf, non_negative_number, positive_integer, positive_number
+from ..params import Number, OneOf, non_negative_number, positive_integer, positive_number
 from ..training import TrainingConfig
 from ..views.encoder_teacher import DEFAULT_SCALE
 from . import teachers  # noqa: F401  (registers the lm_hidden/lm_logits/encoder_logits features)
 from .decoders import EmbeddingDistanceDecoder, ETMDecoder, TransportPlanDecoder
 from .neural import BuildContext, NeuralTopicModel
 from .regularizers import EmbeddingClusteringRegularizer, TransportCostRegularizer
-from .targets import BowReconstruction, SoftLabelTarget
+from .targets import BowReconstruction, SoftLabelTarget, word_means
 from .word_embeddings import vocabulary_word_embeddings
 
 
@@ -69,22 +69,29 @@ class SoftLabelPreset(NeuralTopicModel):
     divergence: "kl" = KL(target || student), as the authors' code (default); "reverse-kl" =
         KL(student || target), the direction the paper's equation is written in; "ce" =
         cross-entropy (the paper's "NLL" ablation). tau (3.0) and weight (1e3) as the paper;
-        top_k keeps only each soft label's top_k words.
+        top_k keeps only each soft label's top_k words; bow_mix = a mixes the document's own
+        words into the target, (1 - a) soft label + a normalised bag of words (BAT-style; for
+        any teacher; 0 = the paper's pure soft label). hub_correction="centre" subtracts each
+        word's mean teacher logit over the training corpus before the softmax (removes "hub"
+        words the teacher scores high for every document); "none" (default) is the paper's.
     The LM view's settings (instruction, template, chat_template, scoring, max_document_tokens,
     lm_batch_size, lm_dtype) are passed to `softtopic.views.lm.LanguageModelView`.
     """
 
     TEACHERS = ("lm", "encoder")
     TARGETS = ("soft-label", "bow")
+    HUB_CORRECTIONS = ("none", "centre")
     _parameter_constraints = {
         "tau": positive_number(), "weight": positive_number(),
         "top_k": OneOf(None, positive_integer()), "encoder_scale": positive_number(),
+        "bow_mix": Number(0, 1),
         "max_document_tokens": positive_integer(), "lm_batch_size": OneOf(None, positive_integer()),
     }
 
     def __init__(self, n_topics: int = 50, *, teacher: str = "lm", lm: str | None = None,
                  target: str = "soft-label", tau: float = 3.0, weight: float = 1e3,
-                 divergence: str = "kl", top_k: int | None = None,
+                 divergence: str = "kl", top_k: int | None = None, bow_mix: float = 0.0,
+                 hub_correction: str = "none",
                  encoder_scale: float = DEFAULT_SCALE, instruction: str = "default",
                  template: str | None = None, chat_template: bool = False,
                  scoring: str = "first-token", max_document_tokens: int = 512,
@@ -96,6 +103,8 @@ class SoftLabelPreset(NeuralTopicModel):
         self.weight = weight
         self.divergence = divergence
         self.top_k = top_k
+        self.bow_mix = bow_mix
+        self.hub_correction = hub_correction
         self.encoder_scale = encoder_scale
         self.instruction = instruction
         self.template = template
@@ -116,6 +125,9 @@ class SoftLabelPreset(NeuralTopicModel):
             raise ValueError(f"teacher must be one of {self.TEACHERS}, got {self.teacher!r}")
         if self.target not in self.TARGETS:
             raise ValueError(f"target must be one of {self.TARGETS}, got {self.target!r}")
+        if self.hub_correction not in self.HUB_CORRECTIONS:
+            raise ValueError(f"hub_correction must be one of {self.HUB_CORRECTIONS}, got "
+                             f"{self.hub_correction!r}")
         if self.target == "soft-label":  # raises early on bad tau / divergence / top_k mixes
             self._build_target(None)
 
@@ -129,7 +141,18 @@ class SoftLabelPreset(NeuralTopicModel):
         if self.target == "bow":
             return BowReconstruction()
         return SoftLabelTarget(self._teacher_feature(), self.tau, self.weight, self.divergence,
-                               self.top_k)
+                               self.top_k, self.bow_mix, self._word_offset(ctx))
+
+    def _word_offset(self, ctx):
+        """The hubness correction's per-word mean logit over the training documents (only
+        while training: a rebuilt model never trains, so it needs none)."""
+        if self.hub_correction != "centre" or ctx is None or ctx.features is None:
+            return None
+        return word_means(ctx.features[self._teacher_feature()], ctx.train_rows)
+
+    def _extra_features(self) -> tuple[str, ...]:
+        mixes_bow = self.target == "soft-label" and self.bow_mix > 0
+        return (*super()._extra_features(), *(("bow",) if mixes_bow else ()))
 
     def teacher_description(self) -> str:
         """What the soft label is, in words (saved with the model and shown in topic info)."""

@@ -4,6 +4,7 @@ A target names the feature array it reads (`feature`) and returns one loss per d
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -37,37 +38,82 @@ class SoftLabelTarget:
     softmax(l_V / tau). divergence: "kl" = KL(target || student), the authors' code and the usual
     distillation direction (default); "reverse-kl" = KL(student || target), the direction the
     paper's equation is written in; "ce" = cross-entropy (the paper's "NLL" ablation).
+
+    bow_mix = a in [0, 1] mixes the document's own words into the target, BAT-style:
+    (1 - a) softmax(l_V / tau) + a bow_d / |bow_d|. A document with no vocabulary word keeps
+    the pure soft label. The target then also reads the "bow" feature. It works for any teacher
+    (LM or encoder): it only changes the target.
+
+    word_offset (V,): subtracted from every document's raw logits before the softmax. The
+    hubness correction ("centre") passes each word's mean logit over the training corpus, so a
+    word that the teacher scores high for almost every document (a "hub") no longer dominates
+    every soft label; what is left is how much more a document calls for a word than the
+    corpus does.
     """
 
     DIVERGENCES = ("kl", "reverse-kl", "ce")
 
     def __init__(self, feature: str = "lm_logits", tau: float = 3.0, weight: float = 1e3,
-                 divergence: str = "kl", top_k: int | None = None):
+                 divergence: str = "kl", top_k: int | None = None, bow_mix: float = 0.0,
+                 word_offset: torch.Tensor | None = None):
         if divergence not in self.DIVERGENCES:
             raise ValueError(f"divergence must be one of {self.DIVERGENCES}, got {divergence!r}")
         if not tau > 0:
             raise ValueError(f"tau must be positive, got {tau}")
+        if not 0 <= bow_mix <= 1:
+            raise ValueError(f"bow_mix must be in [0, 1], got {bow_mix}")
         if divergence == "reverse-kl" and top_k is not None:
             raise ValueError("reverse-kl is infinite where a top_k mask zeroes the target; "
                              "use divergence='kl' or 'ce' with top_k")
         self.feature, self.tau, self.weight = feature, tau, weight
-        self.divergence, self.top_k = divergence, top_k
+        self.divergence, self.top_k, self.bow_mix = divergence, top_k, bow_mix
+        self.features = (feature, "bow") if bow_mix > 0 else None
+        self.word_offset = word_offset
 
-    def loss(self, logits: torch.Tensor, raw_target_logits: torch.Tensor) -> torch.Tensor:
+    def distribution(self, raw_target_logits: torch.Tensor, bow: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+        """The target distribution of each document (rows sum to 1)."""
+        raw_target_logits = self._corrected(raw_target_logits)
         target = soft_label_distribution(raw_target_logits, self.tau, self.top_k)
+        if self.bow_mix > 0:
+            length = bow.sum(1, keepdim=True)
+            own = bow / length.clamp_min(1e-12)
+            mixed = (1 - self.bow_mix) * target + self.bow_mix * own
+            target = torch.where(length > 0, mixed, target)
+        return target
+
+    def loss(self, logits: torch.Tensor, raw_target_logits: torch.Tensor,
+             bow: torch.Tensor | None = None) -> torch.Tensor:
+        target = self.distribution(raw_target_logits, bow)
         log_student = F.log_softmax(logits, dim=1)
         if self.divergence == "ce":
             d = -(target * log_student).sum(1)
         elif self.divergence == "kl":
             d = (target * (target.clamp_min(1e-30).log() - log_student)).sum(1)
         else:
-            log_target = F.log_softmax(raw_target_logits / self.tau, dim=1)
+            log_target = (F.log_softmax(self._corrected(raw_target_logits) / self.tau, dim=1)
+                          if self.bow_mix == 0 else target.clamp_min(1e-30).log())
             d = (log_student.exp() * (log_student - log_target)).sum(1)
         return self.weight * d
 
+    def _corrected(self, raw: torch.Tensor) -> torch.Tensor:
+        if self.word_offset is None:
+            return raw
+        return raw - self.word_offset.to(device=raw.device, dtype=raw.dtype)
+
     def describe(self) -> dict:
         return {"target": self.feature, "loss": self.divergence, "tau": self.tau,
-                "weight": self.weight, "top_k": self.top_k}
+                "weight": self.weight, "top_k": self.top_k, "bow_mix": self.bow_mix,
+                "word_offset": None if self.word_offset is None else "per-word corpus mean"}
+
+
+def word_means(logits, rows, block: int = 4096) -> torch.Tensor:
+    """Each column's mean over `rows` of a (possibly memory-mapped float16) N x V array."""
+    rows = np.asarray(rows)
+    total = np.zeros(logits.shape[1], dtype=np.float64)
+    for lo in range(0, len(rows), block):
+        total += np.asarray(logits[rows[lo:lo + block]], dtype=np.float64).sum(axis=0)
+    return torch.from_numpy(total / max(len(rows), 1)).float()
 
 
 def clip_to_top(logits: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
