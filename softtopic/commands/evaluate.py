@@ -7,6 +7,7 @@ import sys
 
 from ..evaluation.llm_rating import LLMRatingError
 from ..evaluation.report import METRICS, evaluate_run, format_table
+from .llm_options import add_llm_arguments, check_llm_arguments
 
 
 def add_parser(sub):
@@ -34,12 +35,7 @@ def add_parser(sub):
     p.add_argument("--absent", choices=("zero", "drop"), default="zero",
                    help="topic words absent from the reference: kept with NPMI 0 (default) or "
                    "dropped as gensim does")
-    p.add_argument("--llm-endpoint", help="OpenAI-compatible base URL, e.g. "
-                   "https://api.openai.com/v1 (key from SOFTTOPIC_LLM_API_KEY or "
-                   "OPENAI_API_KEY)")
-    p.add_argument("--llm-model", help="chat model name, e.g. gpt-4o")
-    p.add_argument("--llm-workers", type=int, default=5, help="concurrent LLM requests")
-    p.add_argument("--llm-timeout", type=float, default=60.0, help="seconds per request")
+    add_llm_arguments(p)
     p.add_argument("--cache-dir", help="cache root (default $SOFTTOPIC_CACHE or "
                    "~/.cache/softtopic)")
     p.add_argument("--no-cache", action="store_true",
@@ -52,8 +48,7 @@ def add_parser(sub):
 def run(args) -> int:
     if args.top_n < 1:
         raise ValueError(f"--top-n must be positive, got {args.top_n}")
-    if bool(args.llm_endpoint) != bool(args.llm_model):
-        raise ValueError("--llm-endpoint and --llm-model go together")
+    check_llm_arguments(args)
     try:
         result = _evaluate(args)
     except LLMRatingError as e:

@@ -4,19 +4,15 @@ labels into the run (its saved model and topics.json)."""
 from __future__ import annotations
 
 from ..explore.run_folder import open_run, save_labels
+from .llm_options import add_llm_arguments, check_llm_arguments
 
 
 def add_parser(sub):
     p = sub.add_parser("label", help="name a run's topics with an LLM or by hand")
     p.add_argument("run_dir", help="a folder written by `softtopic fit --out`")
-    p.add_argument("--llm-endpoint", help="OpenAI-compatible base URL, e.g. "
-                   "https://api.openai.com/v1 (key from SOFTTOPIC_LLM_API_KEY or "
-                   "OPENAI_API_KEY)")
-    p.add_argument("--llm-model", help="chat model name")
+    add_llm_arguments(p)
     p.add_argument("--n-words", type=int, default=10, help="top words shown per topic")
     p.add_argument("--n-docs", type=int, default=3, help="representative documents shown")
-    p.add_argument("--llm-workers", type=int, default=5, help="concurrent requests")
-    p.add_argument("--llm-timeout", type=float, default=60.0, help="seconds per request")
     p.add_argument("--set", action="append", default=[], metavar="K=NAME",
                    help="a hand-made label for topic K (repeatable; applied after the LLM's)")
     p.add_argument("--corpus", help="where the training texts are (default: the run's corpus)")
@@ -25,8 +21,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    if bool(args.llm_endpoint) != bool(args.llm_model):
-        raise ValueError("--llm-endpoint and --llm-model go together")
+    check_llm_arguments(args)
     if not args.llm_endpoint and not args.set:
         raise ValueError("nothing to do: pass --llm-endpoint URL --llm-model NAME, or --set K=NAME")
     hand = {}
