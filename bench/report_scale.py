@@ -13,12 +13,31 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from browser import headless_chromium  # noqa: E402
-from planted import planted_corpus  # noqa: E402
 
 from softtopic.cli import main as cli  # noqa: E402
+
+
+LETTERS = "bcdfghjklmnpqrstvwz"
+
+
+def corpus_texts(n_docs: int, n_topics: int, doc_len: int = 30, seed: int = 0) -> list[str]:
+    """Documents of one planted topic each (10 invented words per topic, any K) with 15%
+    shared noise words."""
+    rng = np.random.default_rng(seed)
+    words = [[f"{LETTERS[t // 19]}a{LETTERS[t % 19]}e{LETTERS[j]}o" for j in range(10)]
+             for t in range(n_topics)]
+    noise = [f"nois{LETTERS[i]}x" for i in range(19)]
+    texts = []
+    for _ in range(n_docs):
+        topic = words[rng.integers(n_topics)]
+        texts.append(" ".join(noise[rng.integers(19)] if rng.random() < 0.15 else
+                              topic[rng.integers(10)] for _ in range(doc_len)))
+    return texts
 
 
 def render_seconds(html: Path, timeout: float = 300) -> tuple[float, int]:
@@ -46,8 +65,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="report-scale-"))
-    texts, _, _ = planted_corpus(n_topics=args.topics, n_docs=args.documents, doc_len=30,
-                                 seed=0)
+    texts = corpus_texts(args.documents, args.topics)
     corpus = work / "corpus.jsonl"
     with open(corpus, "w") as f:
         for i, t in enumerate(texts):
