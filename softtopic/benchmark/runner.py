@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..models.registry import MODELS
+from ..views.engines import ENGINE_ENV
 from .config import BenchConfig, RunSpec
 from .files import ERROR, SPEC, is_finished, record_failure, write_json_atomic
 
@@ -84,7 +85,10 @@ def _fmt_seconds(s: float) -> str:
 
 
 def run_grid(config: BenchConfig, out: str | Path, jobs: int = 1, cache_dir: str | None = None,
-             timeout: float | None = None, echo=print) -> list[RunResult]:
+             timeout: float | None = None, echo=print,
+             engine: dict | None = None) -> list[RunResult]:
+    """Run the grid's missing runs, `jobs` at a time, one subprocess each. `engine`: where the
+    runs compute their views (engine_options settings; None: each run's own process)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs = config.runs()
@@ -94,6 +98,8 @@ def run_grid(config: BenchConfig, out: str | Path, jobs: int = 1, cache_dir: str
     env = dict(os.environ)
     if cache_dir:
         env["SOFTTOPIC_CACHE"] = str(cache_dir)
+    if engine and engine.get("engine", "local") != "local":
+        env[ENGINE_ENV] = json.dumps(engine)
     if jobs > 1:
         env.setdefault("OMP_NUM_THREADS", "1")  # parallel runs must not oversubscribe cores
 

@@ -19,6 +19,7 @@ from .files import DONE, SPEC, record_failure, write_json_atomic
 def run(run_dir: Path) -> dict:
     from ..models.build import build_model
     from ..runs import write_run_files
+    from ..views.engines import engine_from_env, use_engine
     from .datasets import load_dataset
     from .scoring import score_run
 
@@ -27,7 +28,8 @@ def run(run_dir: Path) -> dict:
     corpus, data_info = load_dataset(spec["dataset_options"])
     model = build_model(spec["model"], spec["params"], progress=False)
     t0 = time.perf_counter()
-    model.fit(corpus)
+    with use_engine(engine_from_env()):  # `softtopic bench --engine ...` sets it
+        model.fit(corpus)
     fit_seconds = time.perf_counter() - t0
     history = getattr(model, "history_", None) or {}
     epoch_seconds = [float(s) for s in history.get("seconds", [])]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ..benchmark.config import load_config
 from ..benchmark.runner import run_grid
+from ..views.engines import import_ray
+from .engine_options import add_engine_arguments, engine_options
 
 
 def add_parser(sub):
@@ -18,6 +20,7 @@ def add_parser(sub):
                    help="record runs of models missing from the registry as failed instead of "
                         "refusing the config")
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
+    add_engine_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -31,6 +34,12 @@ def run(args) -> int:
             print(s.relpath)
         print(f"{len(specs)} runs")
         return 0
+    engine = engine_options(args)
+    if engine["engine"] == "ray" and engine["address"] is None:
+        # one Ray instance for the whole grid: every run's process joins it
+        ray = import_ray()
+        ray.init(include_dashboard=False, log_to_driver=False)
+        engine["address"] = ray.get_runtime_context().gcs_address
     results = run_grid(config, args.out, jobs=args.jobs, cache_dir=args.cache,
-                       timeout=args.timeout)
+                       timeout=args.timeout, engine=engine)
     return 1 if any(r.status == "failed" for r in results) else 0

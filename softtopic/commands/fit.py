@@ -8,6 +8,8 @@ from ..corpus import load_corpus
 from ..models.build import build_model
 from ..models.registry import MODELS
 from ..runs import check_run_target, format_topic_table, write_run
+from ..views.engines import use_engine
+from .engine_options import add_engine_arguments, engine_from_args
 
 
 def count_or_share(value: str) -> int | float:
@@ -57,6 +59,7 @@ def add_parser(sub):
                    help="any other constructor parameter (VALUE parsed as JSON when it can be)")
     p.add_argument("--top-n", type=int, default=10, help="words shown per topic")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_engine_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -81,8 +84,10 @@ def run(args) -> int:
                          label_column=args.label_column, id_column=args.id_column,
                          time_column=args.time_column)
     model = build_model(args.model, model_kwargs(args), progress=False if args.quiet else None)
+    engine = engine_from_args(args)
     t0 = time.perf_counter()
-    model.fit(corpus)
+    with use_engine(engine):  # the views fit computes run there
+        model.fit(corpus)
     seconds = time.perf_counter() - t0
     write_run(model, corpus, args.out, args.model,
               {"path": str(args.corpus), "text_column": args.text_column,

@@ -5,6 +5,7 @@
         [--scoring first-token|variants] [--max-document-tokens 512] [--batch-size N]
         [--batch-tokens N] [--dtype auto|float32|bfloat16|float16] [--device D]
         [--text-column text] [--tau 3.0]
+        [--engine local|ray [--address auto|HOST:PORT] [--workers N] [--gpus-per-worker G]]
 
 The folder holds vocab.json, logits.npy (raw restricted logits), hidden.npy, top_labels.jsonl
 and report.json (docs/lm-view.md describes them). The view is cached, so a second run, or a run
@@ -19,6 +20,7 @@ from ..preprocessing import PreprocessingConfig, Vocabulary
 from ..views.lm import DEFAULT_TAU, LanguageModelView
 from ..views.lm_prompt import DEFAULT_TEMPLATE, PROMPTS
 from ..views.lm_words import SCORING_POLICIES
+from .engine_options import add_engine_arguments, engine_from_args
 
 
 def add_parser(sub) -> None:
@@ -51,6 +53,7 @@ def add_parser(sub) -> None:
     p.add_argument("--cache-dir", default=None, help="view cache folder (default: "
                                                        "$SOFTTOPIC_CACHE or ~/.cache/softtopic)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -66,7 +69,7 @@ def run(args) -> int:
                              max_document_tokens=budget, batch_size=args.batch_size,
                              batch_tokens=args.batch_tokens, dtype=args.dtype,
                              device=args.device, cache_dir=args.cache_dir,
-                             progress=not args.quiet)
+                             progress=not args.quiet, engine=engine_from_args(args))
     print(f"softtopic soft-labels: {len(corpus)} documents, {len(words)} vocabulary words, "
           f"model {args.lm}")
     result = view(corpus.texts, words, corpus_hash=corpus.content_hash())

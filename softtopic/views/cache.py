@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -148,8 +148,21 @@ class ChunkedView:
               f"layout ({why}); discarding its chunks and recomputing", file=sys.stderr)
         shutil.rmtree(self.dir / "chunks", ignore_errors=True)
 
+    def bounds(self, i: int) -> tuple[int, int]:
+        """Rows [start, stop) of chunk i."""
+        return i * self.chunk_size, min((i + 1) * self.chunk_size, self.n_rows)
+
     def compute(self, compute: Callable[[int, int], dict[str, np.ndarray]],
                 desc: str = "view", progress: bool = True) -> dict[str, np.ndarray]:
+        """Fill the missing chunks with compute(start, stop), one after another."""
+        return self.fill(lambda todo: ((i, compute(*self.bounds(i))) for i in todo),
+                         desc, progress)
+
+    def fill(self, results: Callable[[list[int]], Iterable[tuple[int, dict[str, np.ndarray]]]],
+             desc: str = "view", progress: bool = True) -> dict[str, np.ndarray]:
+        """Fill the missing chunks from results(todo): an iterable of (chunk index, arrays) for
+        the chunks in `todo`, in any order (an engine computing them elsewhere). Each chunk is
+        written once, atomically, as it arrives; then the chunks are joined."""
         record_use(self.dir)
         if self.is_complete():
             return self.load()
@@ -168,15 +181,18 @@ class ChunkedView:
                    disable=not progress, dynamic_ncols=True)
         names = None
         t0 = time.perf_counter()
-        for i in todo:
-            start, stop = i * self.chunk_size, min((i + 1) * self.chunk_size, self.n_rows)
-            arrays = compute(start, stop)
+        written: set[int] = set()
+        todo_set = set(todo)
+        for i, arrays in results(todo):
+            if i not in todo_set or i in written:
+                raise RuntimeError(f"view {desc}: chunk {i} was not asked for or came twice")
+            start, stop = self.bounds(i)
             if names is None:  # first new chunk: does it match the finished ones?
                 why = self._array_mismatch(arrays, done)
                 if why:
                     bar.close()
                     self._restart(why)
-                    return self.compute(compute, desc, progress)
+                    return self.fill(results, desc, progress)
             for name, a in arrays.items():
                 a = np.asarray(a)
                 if a.shape[0] != stop - start:
@@ -185,8 +201,12 @@ class ChunkedView:
                 save_npy_atomic(self._chunk_path(i, name), a.astype(self.dtype_of(name), copy=False))
             names = sorted(arrays)
             write_json_atomic(self._done_marker(i), names, indent=None)
+            written.add(i)
             bar.update(stop - start)
         bar.close()
+        if written != set(todo):
+            raise RuntimeError(f"view {desc}: chunks {sorted(set(todo) - written)[:5]} were "
+                               "never computed")
         if names is None:  # every chunk was already there
             names = json.loads(self._done_marker(0).read_text())
         self._join(names)

@@ -34,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cache import ChunkedView, cache_key, default_cache_dir
+from .engines import ChunkAssembler, LocalEngine, resolve_engine
 from .lm_memory import chunked_feed_forward
 from .lm_prompt import DEFAULT_TEMPLATE, PROMPTS, PromptEncoder, resolve_instruction
 from .lm_words import SCORING_POLICIES, WordScoring, word_token_ids
@@ -213,6 +214,10 @@ class LanguageModelView:
     device: None/"auto" (CUDA when available), or any torch device string.
     cache_dir: folder of the on-disk cache (None: the default cache; False: no cache).
     chunk_size: documents per cache chunk (what an interruption can cost).
+    engine: where the forward passes run (`softtopic.views.engines`): None for the one set by
+        `use_engine` (default: this process), or an engine such as `RayEngine(workers=4,
+        gpus_per_worker=1)`. Every engine writes the same cache, so a view computed on a
+        cluster is read here unchanged, and a run interrupted on one resumes on another.
     """
 
     def __init__(self, model: str | object, tokenizer=None, instruction: str = "default",
@@ -221,7 +226,7 @@ class LanguageModelView:
                  batch_size: int = 64, batch_tokens: int | None = None,
                  max_padding: float | None = None, dtype=None, device=None,
                  cache_dir: str | Path | None | bool = None, chunk_size: int = 256,
-                 progress: bool = True):
+                 progress: bool = True, engine=None):
         resolve_instruction(instruction)  # fail early on an empty instruction
         if "{document}" not in template:
             raise ValueError(f"template must contain '{{document}}', got {template!r}")
@@ -255,6 +260,7 @@ class LanguageModelView:
         self.cache_dir = cache_dir
         self.chunk_size = chunk_size
         self.progress = progress
+        self.engine = engine
         self.model_ = self.tokenizer_ = None
 
     # Feed-forward blocks run over at most this many positions at a time (see lm_memory):
@@ -302,12 +308,20 @@ class LanguageModelView:
         self.model_ = model
         return model, tokenizer
 
+    def _compute_device(self) -> torch.device:
+        """The device the forward passes will run on: this process's, or on a distributed
+        engine's workers, CUDA when they ask for GPUs (the driver may have none)."""
+        worker_device = resolve_engine(self.engine).worker_device()
+        if worker_device and self.device in (None, "auto"):
+            return torch.device(worker_device)
+        return resolve_device(self.device)
+
     def _dtype_name(self) -> str:
         """The model's dtype: read from the model once loaded, else what loading will give."""
         if self.model_ is not None:
             dtype = next(self.model_.parameters()).dtype
         elif self._from_path() or self.dtype is not None:
-            dtype = resolve_dtype(self.dtype, resolve_device(self.device))
+            dtype = resolve_dtype(self.dtype, self._compute_device())
         else:
             dtype = next(self.model.parameters()).dtype
         return str(dtype).replace("torch.", "")
@@ -338,13 +352,8 @@ class LanguageModelView:
         from ..corpus import hash_texts
         texts = _check_texts(texts)
         vocab_words = list(vocab_words)
-        tokenizer = self.load_tokenizer()
-        self.scoring_ = word_token_ids(tokenizer, vocab_words, self.scoring)
-        self.prompt_ = PromptEncoder(tokenizer, self.instruction, self.template,
-                                     self.chat_template, self.max_document_tokens)
-        self.head_ = None  # built from the model when a chunk must be computed
-        self._stats = {"documents": 0, "tokens": 0, "padded_tokens": 0, "seconds": 0.0,
-                       "tokenize_seconds": 0.0}
+        self._prepare(vocab_words)
+        engine = resolve_engine(self.engine)
         t0 = time.perf_counter()
         if self.cache_dir is False:
             with self._progress_bar(len(texts), 0) as self._bar:
@@ -361,13 +370,58 @@ class LanguageModelView:
             done = len(texts) - sum(min((i + 1) * view.chunk_size, len(texts)) - i * view.chunk_size
                                     for i in missing)
             with self._progress_bar(len(texts), done) as self._bar:
-                arrays = view.compute(lambda a, b: self.compute(texts[a:b]), progress=False)
+                if isinstance(engine, LocalEngine):
+                    arrays = view.compute(lambda a, b: self.compute(texts[a:b]), progress=False)
+                else:
+                    arrays = view.fill(lambda todo: self._chunks_on(engine, view, texts, todo,
+                                                                    vocab_words), progress=False)
         result = {"hidden": np.asarray(arrays["hidden"], dtype=np.float32),
                   "logits": np.asarray(arrays["logits"], dtype=np.float32),
                   "document_tokens": np.asarray(arrays["document_tokens"], dtype=np.int64),
                   "truncated": np.asarray(arrays["truncated"], dtype=bool)}
         self.report_ = self._report(result, from_cache, time.perf_counter() - t0)
         return result
+
+    def _prepare(self, vocab_words: list[str]):
+        """What computing needs besides the model: word scoring, prompts, fresh statistics."""
+        tokenizer = self.load_tokenizer()
+        self.scoring_ = word_token_ids(tokenizer, vocab_words, self.scoring)
+        self.prompt_ = PromptEncoder(tokenizer, self.instruction, self.template,
+                                     self.chat_template, self.max_document_tokens)
+        self.head_ = None  # built from the model when a chunk must be computed
+        self._stats = {"documents": 0, "tokens": 0, "padded_tokens": 0, "seconds": 0.0,
+                       "tokenize_seconds": 0.0}
+
+    def worker(self, vocab_words: list[str]) -> "LanguageModelViewWorker":
+        """A picklable description of this view's computation, for an engine's workers."""
+        if not self._from_path():
+            raise ValueError("a view computed by a distributed engine needs the model as a "
+                             "Hugging Face id or local folder, not a loaded model object")
+        params = {name: getattr(self, name) for name in inspect.signature(
+            LanguageModelView.__init__).parameters if name not in ("self", "engine")}
+        # the workers compute in the precision the cache key records
+        params.update(model=str(self.model), cache_dir=False, progress=False,
+                      device=str(self._compute_device()), dtype=self._dtype_name(),
+                      tokenizer=None if not isinstance(self.tokenizer, (str, os.PathLike))
+                      else str(self.tokenizer))
+        return LanguageModelViewWorker(params, list(vocab_words))
+
+    def _chunks_on(self, engine, view: ChunkedView, texts: list[str], todo: list[int],
+                   vocab_words: list[str]):
+        """(chunk index, arrays) for the chunks in `todo`, computed by `engine`: the chunks'
+        documents go out as rows, results come back in any order and are regrouped."""
+        rows = np.concatenate([np.arange(*view.bounds(i)) for i in todo]).astype(np.int64)
+        columns = {"row": rows, "text": np.array([texts[r] for r in rows], dtype=object)}
+        assembler = ChunkAssembler(view.n_rows, view.chunk_size, todo)
+        for batch in engine.map_batches(self.worker(vocab_words), columns, view.chunk_size):
+            seconds, prompt_tokens = batch.pop("seconds"), batch.pop("prompt_tokens")
+            self._stats["seconds"] += float(np.sum(seconds))
+            self._stats["documents"] += len(seconds)
+            self._stats["tokens"] += int(np.sum(prompt_tokens))
+            self._stats["padded_tokens"] += int(np.sum(prompt_tokens))  # per-worker padding unknown
+            if getattr(self, "_bar", None) is not None:
+                self._bar.update(len(seconds))
+            yield from assembler.add(batch)
 
     def compute(self, texts: list[str]) -> dict[str, np.ndarray]:
         """The view of a list of documents, without the cache (one cache chunk's work)."""
@@ -467,8 +521,9 @@ class LanguageModelView:
         return {
             "model": str(self.model) if self._from_path() else type(self.model).__name__,
             "dtype": self._dtype_name(),
-            "device": str(resolve_device(self.device) if isinstance(model, (str, os.PathLike))
+            "device": str(self._compute_device() if isinstance(model, (str, os.PathLike))
                           else _device_of(model)),
+            "engine": resolve_engine(self.engine).describe(),
             "instruction": resolve_instruction(self.instruction),
             "template": self.template, "chat_template": bool(self.chat_template),
             "example_prompt": self.prompt_.prompt_text("<document>"),
@@ -516,6 +571,31 @@ class LanguageModelView:
         report = dict(getattr(self, "report_", {}), tau=tau)
         (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
         return out
+
+
+class LanguageModelViewWorker:
+    """The LM view's work as an engine runs it: `build()` (once per worker process) loads the
+    model and returns a function from a batch {"row", "text"} to its view rows, with the
+    forward seconds and prompt tokens of each row for the driver's report."""
+
+    def __init__(self, params: dict, vocab_words: list[str]):
+        self.params, self.vocab_words = params, vocab_words
+
+    def build(self):
+        view = LanguageModelView(**self.params)
+        view._prepare(self.vocab_words)
+        view.load()
+
+        def run(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            texts = [str(t) for t in batch["text"]]
+            before = dict(view._stats)
+            out = view.compute(texts)
+            n = len(texts)
+            seconds = view._stats["seconds"] - before["seconds"]
+            tokens = view._stats["tokens"] - before["tokens"]
+            return {"row": np.asarray(batch["row"]), **out,
+                    "seconds": np.full(n, seconds / n), "prompt_tokens": np.full(n, tokens / n)}
+        return run
 
 
 # --------------------------------------------------------------------------- helpers

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from ..files import save_npy_atomic, write_json_atomic
 from .cache import cache_key, default_cache_dir, record_use
+from .engines import LocalEngine, resolve_engine
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -113,8 +114,9 @@ class SentenceEmbeddings:
 
     def __init__(self, model: str = DEFAULT_ENCODER, max_seq_length: int | None = 256,
                  batch_size: int = 64, device: str | None = None, normalize: bool = False,
-                 cache_dir: str | Path | None = None, progress: bool = True):
+                 cache_dir: str | Path | None = None, progress: bool = True, engine=None):
         self.model = model
+        self.engine = engine  # None: the one `use_engine` sets (default: this process)
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size
         self.device = device
@@ -157,6 +159,31 @@ class SentenceEmbeddings:
                 out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
             out[rows] = emb
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+    def _embed(self, keys: np.ndarray, texts: list[str]):
+        """(keys, float16 embeddings) of `texts`, batch by batch: in this process, or on the
+        engine's workers (`softtopic.views.engines`), each a shard's worth of rows."""
+        engine = resolve_engine(self.engine)
+        if isinstance(engine, LocalEngine):
+            lengths = self.token_lengths(texts) if texts else []
+            for rows, batch in fixed_shape_batches(lengths, self.batch_size):
+                emb = np.asarray(self._encode_batch([texts[i] for i in batch]))
+                if emb.shape[0] != len(batch):
+                    raise RuntimeError(f"sentence encoder returned {emb.shape[0]} rows for "
+                                       f"{len(batch)} documents")
+                yield keys[rows], emb[:len(rows)].astype(self.storage_dtype, copy=False)
+            return
+        # keys travel as 16 uint8 columns: byte strings with zero bytes do not survive every
+        # conversion between NumPy and Arrow
+        columns = {"key": _key_bytes(keys), "text": np.array(texts, dtype=object)}
+        for batch in engine.map_batches(SentenceEmbeddingWorker(self.worker_params()), columns,
+                                        self.chunk_size):
+            yield _key_strings(batch["key"]), batch["embedding"]
+
+    def worker_params(self) -> dict:
+        return {"model": self.model, "max_seq_length": self.max_seq_length,
+                "batch_size": self.batch_size, "device": self.device,
+                "normalize": self.normalize, "progress": False}
 
     def cache_folder(self) -> Path:
         """The folder of this encoder's per-document shards (settings only, no corpus)."""
@@ -205,15 +232,11 @@ class SentenceEmbeddings:
             n_done += len(keys)
 
         try:
-            lengths = self.token_lengths([texts[first[u]] for u in missing]) if len(missing) else []
-            for rows, batch in fixed_shape_batches(lengths, self.batch_size):
-                emb = np.asarray(self._encode_batch([texts[first[missing[i]]] for i in batch]))
-                if emb.shape[0] != len(batch):
-                    raise RuntimeError(f"sentence encoder returned {emb.shape[0]} rows for "
-                                       f"{len(batch)} documents")
-                pending_keys.append(uniq[missing[rows]])
-                pending_emb.append(emb[:len(rows)].astype(self.storage_dtype, copy=False))
-                bar.update(len(rows))
+            todo_texts = [texts[first[u]] for u in missing]
+            for keys, emb in self._embed(uniq[missing], todo_texts):
+                pending_keys.append(keys)
+                pending_emb.append(emb)
+                bar.update(len(keys))
                 if sum(len(k) for k in pending_keys) >= self.chunk_size:
                     flush()
         finally:
@@ -235,6 +258,27 @@ class SentenceEmbeddings:
         return out[inverse.reshape(-1)]
 
 
+class SentenceEmbeddingWorker:
+    """Sentence embedding as an engine runs it: `build()` (once per worker process) loads the
+    encoder; each batch {"key", "text"} becomes {"key", "embedding"} (float16 rows; keys as
+    n x 16 bytes, passed through). Rows equal
+    the local path's bit for bit on the same hardware: `encode` uses the same fixed-shape
+    batches, so a row depends on its own text only."""
+
+    def __init__(self, params: dict):
+        self.params = params
+
+    def build(self):
+        view = SentenceEmbeddings(**self.params)
+        view._encoder()  # load once, before the first batch
+
+        def run(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            emb = view.encode([str(t) for t in batch["text"]])
+            return {"key": np.asarray(batch["key"], dtype=np.uint8),
+                    "embedding": emb.astype(view.storage_dtype)}
+        return run
+
+
 def fixed_shape_batches(lengths, batch_size: int):
     """Yield (rows, batch): `rows` are indices of up to `batch_size` texts of one token length;
     `batch` is `rows` filled to exactly `batch_size` entries by repeating its last index.
@@ -251,6 +295,15 @@ def fixed_shape_batches(lengths, batch_size: int):
         for a in range(0, len(group), batch_size):
             rows = group[a:a + batch_size]
             yield rows, np.concatenate([rows, np.repeat(rows[-1:], batch_size - len(rows))])
+
+
+def _key_bytes(keys: np.ndarray) -> np.ndarray:
+    """S16 digests as an (n, 16) uint8 array, and back."""
+    return np.ascontiguousarray(np.asarray(keys, dtype="S16")).view(np.uint8).reshape(-1, 16)
+
+
+def _key_strings(key_bytes: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(key_bytes, dtype=np.uint8)).view("S16").reshape(-1)
 
 
 def _digest(text: str) -> bytes:
