@@ -30,6 +30,7 @@ ray = pytest.importorskip("ray", reason="Ray Data is the optional extra softtopi
 pytest.importorskip("ray.data")
 
 TEXTS = topic_texts(70, seed=3)
+SHORT_TEXTS = topic_texts(40, seed=5, min_words=3, max_words=8)  # for the sentence encoder
 VOCAB = "orbit rocket launch game team player computer software god church faith".split()
 
 
@@ -153,24 +154,26 @@ def test_killed_actor_is_retried_without_losing_or_duplicating_rows(lm_path, loc
 
 
 def test_ray_sentence_embeddings_equal_local_bit_for_bit_and_share_the_cache(tmp_path):
-    texts = TEXTS[:40] + TEXTS[:5]  # repeated texts are embedded once
-    local = SentenceEmbeddings(cache_dir=tmp_path / "local", progress=False)(texts)
-    view = SentenceEmbeddings(cache_dir=tmp_path / "ray", progress=False,
+    texts = SHORT_TEXTS + SHORT_TEXTS[:5]  # repeated texts are embedded once
+    # batch_size 4: every text runs in a batch of 4 rows of its own length (see
+    # fixed_shape_batches), so filler rows stay few
+    local = SentenceEmbeddings(cache_dir=tmp_path / "local", batch_size=4, progress=False)(texts)
+    view = SentenceEmbeddings(cache_dir=tmp_path / "ray", batch_size=4, progress=False,
                               engine=RayEngine(workers=1))
     view.chunk_size = 16  # several shards, so several actor batches
     on_ray = view(texts)
     np.testing.assert_array_equal(local, on_ray)
     timing = json.loads((view.cache_folder() / "timing.json").read_text())
-    assert timing["rows_computed"] == 40
+    assert timing["rows_computed"] == len(set(SHORT_TEXTS))
     # a local run reads every row from the shards the Ray run wrote
-    reread = SentenceEmbeddings(cache_dir=tmp_path / "ray", progress=False)
+    reread = SentenceEmbeddings(cache_dir=tmp_path / "ray", batch_size=4, progress=False)
     np.testing.assert_array_equal(reread(texts), local)
     assert json.loads((view.cache_folder() / "timing.json").read_text()) == timing
 
 
 def test_fit_with_engine_ray_gives_the_local_model(tmp_path, monkeypatch):
     corpus = tmp_path / "c.jsonl"
-    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in SHORT_TEXTS))
     common = [str(corpus), "--model", "zeroshot", "--k", "4", "--epochs", "3", "--seed", "1",
               "--min-df", "1", "--quiet"]
     monkeypatch.setenv("SOFTTOPIC_CACHE", str(tmp_path / "cache-ray"))
@@ -181,6 +184,22 @@ def test_fit_with_engine_ray_gives_the_local_model(tmp_path, monkeypatch):
     np.testing.assert_array_equal(*theta)
     topics = [json.loads((tmp_path / r / "topics.json").read_text()) for r in ("ray", "local")]
     assert topics[0] == topics[1]
+
+
+def test_soft_labels_command_on_ray_writes_the_local_folder(lm_path, tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(TEXTS))
+    common = ["soft-labels", str(corpus), "--lm", lm_path, "--vocab-size", "30", "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c1"),
+                 "--engine", "ray", "--workers", "2"]) == 0
+    assert main([*common, "--out", str(tmp_path / "local"),
+                 "--cache-dir", str(tmp_path / "c2")]) == 0
+    for name in ("logits.npy", "hidden.npy"):
+        np.testing.assert_allclose(np.load(tmp_path / "ray" / name),
+                                   np.load(tmp_path / "local" / name), rtol=1e-5, atol=1e-5)
+    report = json.loads((tmp_path / "ray" / "report.json").read_text())
+    assert report["engine"] == {"engine": "ray", "address": None, "workers": 2,
+                                "gpus_per_worker": 0.0, "cpus_per_worker": 1.0}
 
 
 def test_a_loaded_model_object_cannot_go_to_ray(lm_path):
