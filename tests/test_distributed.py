@@ -202,6 +202,27 @@ def test_soft_labels_command_on_ray_writes_the_local_folder(lm_path, tmp_path, c
                                 "gpus_per_worker": 0.0, "cpus_per_worker": 1.0}
 
 
+def test_bench_engine_ray_runs_the_grid_views_on_the_cluster(tmp_path):
+    import yaml
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t, "label": str(i % 4)}) + "\n"
+                              for i, t in enumerate(SHORT_TEXTS)))
+    config = tmp_path / "grid.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "ray", "datasets": {"toy": {"path": str(corpus)}}, "models": ["zeroshot"],
+        "k": [3], "seeds": [0], "params": {"epochs": 2, "min_df": 1, "batch_size": 8},
+        "evaluation": {"metrics": ["td", "purity"], "reference": "corpus", "top_n": 5}}))
+    address = ray.get_runtime_context().gcs_address  # the runs' processes join this cluster
+    assert main(["bench", str(config), "--out", str(tmp_path / "ray"), "--cache",
+                 str(tmp_path / "cache-ray"), "--engine", "ray", "--address", address]) == 0
+    log = (tmp_path / "ray/toy/zeroshot/k3/seed0/log.txt").read_text()
+    assert "softtopic: views on Ray (1 worker of 1 CPU" in log  # the run's embeddings went to Ray
+    assert main(["bench", str(config), "--out", str(tmp_path / "local"), "--cache",
+                 str(tmp_path / "cache-local")]) == 0
+    run = "toy/zeroshot/k3/seed0/theta.npy"
+    np.testing.assert_array_equal(np.load(tmp_path / "ray" / run), np.load(tmp_path / "local" / run))
+
+
 def test_a_loaded_model_object_cannot_go_to_ray(lm_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     view = LanguageModelView(AutoModelForCausalLM.from_pretrained(lm_path),

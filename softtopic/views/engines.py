@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 from typing import Iterator, Protocol
 
 import numpy as np
@@ -97,6 +98,12 @@ class RayEngine:
                          include_dashboard=False, configure_logging=False)
             except ConnectionError as e:
                 raise ValueError(f"--address {self.address}: no Ray cluster there ({e})") from None
+        resources = ray.cluster_resources()
+        print(f"softtopic: views on Ray ({self.workers} worker{'s' * (self.workers != 1)} of "
+              f"{self.cpus_per_worker:g} CPU"
+              f"{f' + {self.gpus_per_worker:g} GPU' if self.gpus_per_worker else ''}; cluster "
+              f"{resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs)",
+              file=sys.stderr)
         return ray
 
     def map_batches(self, worker: Worker, columns: dict[str, np.ndarray],
