@@ -114,14 +114,17 @@ class RayEngine:
         if n == 0:
             return
         # One block per batch: blocks are the unit Ray schedules, so many small blocks keep
-        # every actor busy and bound what a retried batch costs.
-        table = pa.table({name: _arrow_column(col) for name, col in columns.items()})
-        blocks = [table.slice(start, batch_rows) for start in range(0, n, batch_rows)]
+        # every actor busy and bound what a retried batch costs. Each block goes to Ray's
+        # object store (which spills to disk) as it is made, so this process never holds a
+        # second copy of the whole input.
+        blocks = [ray.put(pa.table({name: _arrow_column(col[start:start + batch_rows])
+                                    for name, col in columns.items()}))
+                  for start in range(0, n, batch_rows)]
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the view shows its own progress bar
         context.print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        ds = ray.data.from_arrow(blocks).map_batches(
+        ds = ray.data.from_arrow_refs(blocks).map_batches(
             _WorkerActor, fn_constructor_args=(worker, self.cpus_per_worker),
             batch_size=batch_rows, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.workers),
