@@ -213,6 +213,20 @@ def test_what_cannot_be_exact_is_refused(tiny, tmp_path):
     assert model.module_.target.stored_top_k == K
 
 
+def test_documents_flagged_inexact_are_reported_at_fit(tiny, tmp_path, capsys):
+    texts = tiny["texts"]
+    out = LanguageModelView(tiny["lm"], cache_dir=tmp_path / "c", progress=False,
+                            store_top_k=K)(texts, tiny["words"])
+    flags = np.zeros(len(texts), dtype=np.uint8)
+    flags[[3, 7]] = 1
+    logits = TopKLogits(out["topk_indices"], out["topk_values"], len(tiny["words"]),
+                        out["word_groups"], flags)
+    SoftLabelTM(4, epochs=1, top_k=5, progress=False).fit(
+        texts, features={"lm_hidden": out["hidden"], "lm_logits": logits})
+    assert "2 of 32 training documents have a word outside their stored top 10" in \
+        capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------- the command line
 def test_cli_writes_compact_files_and_fit_reads_a_compact_view(tiny, tmp_path, capsys):
     from softtopic.cli import main

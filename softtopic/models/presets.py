@@ -4,6 +4,7 @@ An ablation or a new model is a new preset here, not a new copy of the training 
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -77,9 +78,10 @@ class SoftLabelPreset(NeuralTopicModel):
         words the teacher scores high for every document); "none" (default) is the paper's.
     The LM view's settings (instruction, template, chat_template, scoring, max_document_tokens,
     lm_batch_size, lm_dtype, store_top_k) are passed to `softtopic.views.lm.LanguageModelView`.
-    store_top_k=K stores only each document's top K logits (compact soft labels, K x 6 bytes a
-    document instead of |V| x 4 for |V| < 32,768); training is then exact for top_k <= K and
-    needs top_k set; hub_correction="centre" needs the dense view (docs/lm-view.md).
+    store_top_k=K stores only each document's top K logits (compact soft labels, K x 6 + 1
+    bytes a document instead of |V| x 4 when |V| <= 32,768); training is then exact for
+    top_k <= K and needs top_k set; hub_correction="centre" needs the dense view
+    (docs/lm-view.md, "Compact soft labels").
     """
 
     TEACHERS = ("lm", "encoder")
@@ -163,6 +165,14 @@ class SoftLabelPreset(NeuralTopicModel):
         feature = None if ctx is None or ctx.features is None else \
             ctx.features.get(self._teacher_feature())
         stored = getattr(feature, "k", None) if hasattr(feature, "indices") else None
+        if stored is not None:   # printed even without progress: it is about exactness
+            inexact = len(feature.inexact_rows(ctx.train_rows))
+            if inexact:
+                print(f"softtopic: {inexact} of {len(ctx.train_rows)} training documents have a "
+                      f"word outside their stored top {stored} whose logit equals the "
+                      f"{stored}-th largest (different tokens, float-equal logits); their top-k "
+                      "soft labels can differ from the dense ones where top_k's threshold is "
+                      "that value (topk_inexact; docs/lm-view.md)", file=sys.stderr)
         if stored is None and self.teacher == "lm" and (ctx is None or ctx.features is None):
             stored = self.store_top_k   # validation, or a rebuilt model (never trains)
         return stored

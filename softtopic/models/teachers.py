@@ -14,8 +14,6 @@ NeuralTopicModel subclass with input="lm_hidden") can use these features.
 """
 from __future__ import annotations
 
-import sys
-
 from ..views.encoder_teacher import DEFAULT_SCALE, EncoderTeacher
 from ..views.sentence import SentenceEmbeddings
 from ..views.topk import TopKLogits
@@ -55,15 +53,8 @@ def _lm_features(model, corpus, vocabulary, bow):
     out = view(corpus.texts, list(vocabulary.words), corpus_hash=corpus.content_hash())
     if "logits" in out:
         return {"lm_hidden": out["hidden"], "lm_logits": out["logits"]}
-    logits = TopKLogits.from_view(out, len(vocabulary.words))
-    inexact = len(logits.inexact_rows())
-    if inexact:
-        print(f"softtopic: {inexact} of {len(logits)} documents have a word outside their "
-              f"stored top {logits.k} whose logit equals the {logits.k}-th largest (different "
-              "tokens, float-equal logits); their top-k soft labels may differ from the dense "
-              "ones at top_k values tied with it (docs/lm-view.md, compact soft labels)",
-              file=sys.stderr)
-    return {"lm_hidden": out["hidden"], "lm_logits": logits}
+    return {"lm_hidden": out["hidden"],
+            "lm_logits": TopKLogits.from_view(out, len(vocabulary.words))}
 
 
 @feature_provider("encoder_logits")
