@@ -138,6 +138,8 @@ def test_cache_keys_differ_and_a_dense_view_is_compacted_without_the_lm(tiny, tm
     fresh = LanguageModelView(tiny["lm"], cache_dir=tmp_path / "other", progress=False,
                               store_top_k=K)(texts, words)
     assert sum(calls) == len(texts)
+    (folder,) = (tmp_path / "other" / "lm").iterdir()       # no dense array was ever stored
+    assert not list(folder.glob("logits*")) and (folder / "topk_values.npy").exists()
     for name in ("topk_indices", "topk_values", "topk_inexact", "hidden", "document_tokens"):
         np.testing.assert_array_equal(np.asarray(fresh[name]), np.asarray(derived[name]))
     np.testing.assert_array_equal(derived["hidden"], dense["hidden"])
