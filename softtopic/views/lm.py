@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cache import ChunkedView, cache_key, default_cache_dir
+from .cache import ChunkedView, cache_key, default_cache_dir, record_use
 from .lm_memory import chunked_feed_forward
 from .lm_prompt import DEFAULT_TEMPLATE, PROMPTS, PromptEncoder, resolve_instruction
 from .lm_words import SCORING_POLICIES, WordScoring, word_token_ids
@@ -388,6 +388,7 @@ class LanguageModelView:
                 dense = self._complete_dense_view(root, key_parts, len(texts))
                 if dense is not None:   # compact the cached dense logits: no LM pass
                     self.derived_from_ = str(dense.dir)
+                    record_use(dense.dir)
                     stored = dense.load()
                     chunk = lambda a, b: self._compact(  # noqa: E731
                         {n: arr[a:b] for n, arr in stored.items()}, groups)
