@@ -64,9 +64,9 @@ def assert_same_view(a: dict, b: dict):
                                    rtol=1e-5, atol=1e-5, err_msg=name)
 
 
-def lm_view(lm_path, cache, engine):
+def lm_view(lm_path, cache, engine, **kwargs):
     return LanguageModelView(lm_path, cache_dir=cache, chunk_size=16, progress=False,
-                             engine=engine)
+                             engine=engine, **kwargs)
 
 
 def test_ray_lm_view_equals_local_and_is_read_locally(lm_path, local_view, tmp_path):
@@ -79,6 +79,15 @@ def test_ray_lm_view_equals_local_and_is_read_locally(lm_path, local_view, tmp_p
     again = lm_view(lm_path, tmp_path, LocalEngine())
     assert_same_view(result, again(TEXTS, VOCAB))
     assert again.report_["from_cache"] and again.model_ is None  # the model was never loaded
+
+
+def test_ray_top_k_view_equals_the_local_top_k_view(lm_path, tmp_path):
+    local = lm_view(lm_path, tmp_path / "local", LocalEngine(), store_top_k=4)(TEXTS, VOCAB)
+    on_ray = lm_view(lm_path, tmp_path / "ray", RayEngine(workers=1), store_top_k=4)(TEXTS, VOCAB)
+    assert "logits" not in on_ray and on_ray["topk_indices"].shape == (len(TEXTS), 4)
+    np.testing.assert_array_equal(local["topk_indices"], on_ray["topk_indices"])
+    for name in ("topk_values", "hidden"):
+        np.testing.assert_allclose(local[name], on_ray[name], rtol=1e-5, atol=1e-5)
 
 
 class StopAfter:

@@ -28,7 +28,7 @@ MODEL_FLAGS = {
     # soft-label models (softtopic/models/presets.py: SoftLabelPreset)
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
     "instruction": str, "max_document_tokens": int, "bow_mix": float,
-    "hub_correction": str,
+    "hub_correction": str, "store_top_k": int,
     "student": str,  # BAT: the student preset
     "word_vectors": str, "passes": int,   # ETM/ECRTM word-vector file; LDA passes
 }

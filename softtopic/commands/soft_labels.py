@@ -4,11 +4,14 @@
         [--instruction NAME_OR_TEXT] [--template T] [--chat-template]
         [--scoring first-token|variants] [--max-document-tokens 512] [--batch-size N]
         [--batch-tokens N] [--dtype auto|float32|bfloat16|float16] [--device D]
-        [--text-column text] [--tau 3.0]
+        [--text-column text] [--tau 3.0] [--store-top-k K]
         [--engine local|ray [--address auto|HOST:PORT] [--workers N] [--gpus-per-worker G]]
 
 The folder holds vocab.json, logits.npy (raw restricted logits), hidden.npy, top_labels.jsonl
-and report.json (docs/lm-view.md describes them). The view is cached, so a second run, or a run
+and report.json (docs/lm-view.md describes them). With --store-top-k K, topk_indices.npy
+(N x K int16, or int32 for a vocabulary over 32,768 words), topk_values.npy (N x K float32 raw
+logits, descending), topk_inexact.npy (N uint8) and word_groups.npy (V int32) replace
+logits.npy. The view is cached, so a second run, or a run
 after an interruption, reuses what was computed.
 """
 from __future__ import annotations
@@ -50,6 +53,9 @@ def add_parser(sub) -> None:
     p.add_argument("--text-column", default="text")
     p.add_argument("--tau", type=float, default=DEFAULT_TAU,
                    help="temperature of the soft labels shown in top_labels.jsonl")
+    p.add_argument("--store-top-k", type=int, default=None, metavar="K",
+                   help="store each document's top K logits (indices + values) instead of all "
+                        "|V| (compact soft labels; exact for top_k <= K)")
     p.add_argument("--cache-dir", default=None, help="view cache folder (default: "
                                                        "$SOFTTOPIC_CACHE or ~/.cache/softtopic)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -69,7 +75,8 @@ def run(args) -> int:
                              max_document_tokens=budget, batch_size=args.batch_size,
                              batch_tokens=args.batch_tokens, dtype=args.dtype,
                              device=args.device, cache_dir=args.cache_dir,
-                             progress=not args.quiet, engine=engine_from_args(args))
+                             progress=not args.quiet, store_top_k=args.store_top_k,
+                             engine=engine_from_args(args))
     print(f"softtopic soft-labels: {len(corpus)} documents, {len(words)} vocabulary words, "
           f"model {args.lm}")
     result = view(corpus.texts, words, corpus_hash=corpus.content_hash())
@@ -94,6 +101,17 @@ def format_report(report: dict) -> str:
         f"truncated documents: {report['truncated_documents']} of {report['documents']} "
         f"(budget {report['max_document_tokens']} tokens)",
     ]
+    storage = report.get("storage")
+    if storage:
+        b = storage["bytes_per_document"]
+        if storage["store_top_k"] is None:
+            lines.append(f"soft labels: dense, {b['soft_label']} bytes per document "
+                         f"(+ {b['hidden_float16']} hidden, float16 in the cache)")
+        else:
+            lines.append(f"soft labels: top {storage['store_top_k']}, {b['soft_label']} bytes per "
+                         f"document instead of {b['dense_soft_label']} dense "
+                         f"(+ {b['hidden_float16']} hidden, float16 in the cache); "
+                         f"{storage['inexact_documents']} documents flagged inexact")
     if report["from_cache"]:
         lines.append("view read from the cache")
     elif t["documents_per_second"]:

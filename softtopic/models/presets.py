@@ -4,18 +4,20 @@ An ablation or a new model is a new preset here, not a new copy of the training 
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 import numpy as np
 
-from ..params import Number, OneOf, non_negative_number, positive_integer, positive_number
+from ..params import (Number, OneOf, ParameterError, non_negative_number, positive_integer,
+                      positive_number)
 from ..training import TrainingConfig
 from ..views.encoder_teacher import DEFAULT_SCALE
 from . import teachers  # noqa: F401  (registers the lm_hidden/lm_logits/encoder_logits features)
 from .decoders import EmbeddingDistanceDecoder, ETMDecoder, TransportPlanDecoder
 from .neural import BuildContext, NeuralTopicModel
 from .regularizers import EmbeddingClusteringRegularizer, TransportCostRegularizer
-from .targets import BowReconstruction, SoftLabelTarget, word_means
+from .targets import CENTRE_NEEDS_DENSE, BowReconstruction, SoftLabelTarget, word_means
 from .word_embeddings import vocabulary_word_embeddings
 
 
@@ -75,7 +77,11 @@ class SoftLabelPreset(NeuralTopicModel):
         word's mean teacher logit over the training corpus before the softmax (removes "hub"
         words the teacher scores high for every document); "none" (default) is the paper's.
     The LM view's settings (instruction, template, chat_template, scoring, max_document_tokens,
-    lm_batch_size, lm_dtype) are passed to `softtopic.views.lm.LanguageModelView`.
+    lm_batch_size, lm_dtype, store_top_k) are passed to `softtopic.views.lm.LanguageModelView`.
+    store_top_k=K stores only each document's top K logits (compact soft labels, K x 6 + 1
+    bytes a document instead of |V| x 4 when |V| <= 32,768); training is then exact for
+    top_k <= K and needs top_k set; hub_correction="centre" needs the dense view
+    (docs/lm-view.md, "Compact soft labels").
     """
 
     TEACHERS = ("lm", "encoder")
@@ -86,6 +92,7 @@ class SoftLabelPreset(NeuralTopicModel):
         "top_k": OneOf(None, positive_integer()), "encoder_scale": positive_number(),
         "bow_mix": Number(0, 1),
         "max_document_tokens": positive_integer(), "lm_batch_size": OneOf(None, positive_integer()),
+        "store_top_k": OneOf(None, positive_integer()),
     }
 
     def __init__(self, n_topics: int = 50, *, teacher: str = "lm", lm: str | None = None,
@@ -95,7 +102,8 @@ class SoftLabelPreset(NeuralTopicModel):
                  encoder_scale: float = DEFAULT_SCALE, instruction: str = "default",
                  template: str | None = None, chat_template: bool = False,
                  scoring: str = "first-token", max_document_tokens: int = 512,
-                 lm_batch_size: int | None = None, lm_dtype: str | None = None, **kwargs):
+                 lm_batch_size: int | None = None, lm_dtype: str | None = None,
+                 store_top_k: int | None = None, **kwargs):
         self.teacher = teacher
         self.lm = lm
         self.target = target
@@ -113,6 +121,7 @@ class SoftLabelPreset(NeuralTopicModel):
         self.max_document_tokens = max_document_tokens
         self.lm_batch_size = lm_batch_size
         self.lm_dtype = lm_dtype
+        self.store_top_k = store_top_k
         super().__init__(n_topics, **kwargs)
 
     @property
@@ -128,6 +137,12 @@ class SoftLabelPreset(NeuralTopicModel):
         if self.hub_correction not in self.HUB_CORRECTIONS:
             raise ValueError(f"hub_correction must be one of {self.HUB_CORRECTIONS}, got "
                              f"{self.hub_correction!r}")
+        if self.store_top_k is not None:
+            if self.teacher != "lm":
+                raise ParameterError(f"store_top_k stores the LM view's soft labels compactly; "
+                                     f"it needs teacher='lm', got teacher={self.teacher!r}")
+            if self.target == "soft-label" and self.hub_correction == "centre":
+                raise ParameterError(CENTRE_NEEDS_DENSE)
         if self.target == "soft-label":  # raises early on bad tau / divergence / top_k mixes
             self._build_target(None)
 
@@ -141,13 +156,34 @@ class SoftLabelPreset(NeuralTopicModel):
         if self.target == "bow":
             return BowReconstruction()
         return SoftLabelTarget(self._teacher_feature(), self.tau, self.weight, self.divergence,
-                               self.top_k, self.bow_mix, self._word_offset(ctx))
+                               self.top_k, self.bow_mix, self._word_offset(ctx),
+                               self._stored_top_k(ctx))
+
+    def _stored_top_k(self, ctx):
+        """K of compact soft labels: of the training feature when it is compact (computed
+        with store_top_k, or passed as a TopKLogits in features=), else store_top_k."""
+        feature = None if ctx is None or ctx.features is None else \
+            ctx.features.get(self._teacher_feature())
+        stored = getattr(feature, "k", None) if hasattr(feature, "indices") else None
+        if stored is not None:   # printed even without progress: it is about exactness
+            inexact = len(feature.inexact_rows(ctx.train_rows))
+            if inexact:
+                print(f"softtopic: {inexact} of {len(ctx.train_rows)} training documents have a "
+                      f"word outside their stored top {stored} whose logit equals the "
+                      f"{stored}-th largest (different tokens, float-equal logits); their top-k "
+                      "soft labels can differ from the dense ones where top_k's threshold is "
+                      "that value (topk_inexact; docs/lm-view.md)", file=sys.stderr)
+        if stored is None and self.teacher == "lm" and (ctx is None or ctx.features is None):
+            stored = self.store_top_k   # validation, or a rebuilt model (never trains)
+        return stored
 
     def _word_offset(self, ctx):
         """The hubness correction's per-word mean logit over the training documents (only
         while training: a rebuilt model never trains, so it needs none)."""
         if self.hub_correction != "centre" or ctx is None or ctx.features is None:
             return None
+        if hasattr(ctx.features[self._teacher_feature()], "indices"):   # compact (TopKLogits)
+            raise ValueError(CENTRE_NEEDS_DENSE)
         return word_means(ctx.features[self._teacher_feature()], ctx.train_rows)
 
     def _extra_features(self) -> tuple[str, ...]:

@@ -23,12 +23,20 @@ class BowReconstruction:
 
 def soft_label_distribution(raw_logits: torch.Tensor, tau: float, top_k: int | None = None
                             ) -> torch.Tensor:
-    """softmax(logits / tau) over the vocabulary, optionally restricted to each row's top_k."""
-    scaled = raw_logits / tau
-    if top_k is not None and top_k < scaled.shape[1]:
-        kth = scaled.topk(top_k, dim=1).values[:, -1:]
-        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-    return F.softmax(scaled, dim=1)
+    """softmax(logits / tau) over the vocabulary, optionally restricted to each row's top_k:
+    the words whose raw logit is >= the row's top_k-th largest (ties at that value are all
+    kept). The mask is taken on the raw logits, so the kept words do not depend on tau."""
+    if top_k is not None and top_k < raw_logits.shape[1]:
+        kth = raw_logits.topk(top_k, dim=1).values[:, -1:]
+        raw_logits = raw_logits.masked_fill(raw_logits < kth, float("-inf"))
+    return F.softmax(raw_logits / tau, dim=1)
+
+
+CENTRE_NEEDS_DENSE = (
+    "hub_correction='centre' subtracts each word's mean logit over the corpus, which needs every "
+    "word's logit of every document; compact soft labels (store_top_k) keep only each "
+    "document's top K, so the mean (and the top-k after centring) cannot be exact. Use "
+    "hub_correction='none' with store_top_k, or store_top_k=None (the dense view)")
 
 
 class SoftLabelTarget:
@@ -49,13 +57,19 @@ class SoftLabelTarget:
     word that the teacher scores high for almost every document (a "hub") no longer dominates
     every soft label; what is left is how much more a document calls for a word than the
     corpus does.
+
+    stored_top_k: set when the feature holds compact soft labels (an LM view with
+    store_top_k=K, read as `softtopic.views.topk.TopKLogits`: each minibatch's rows are dense
+    with -inf outside the stored top K). The target is then exact for top_k <= K and refused
+    otherwise; word_offset is refused (centring needs every word's logit of every document).
+    bow_mix works unchanged: it only mixes the exact top-k soft label with the bag of words.
     """
 
     DIVERGENCES = ("kl", "reverse-kl", "ce")
 
     def __init__(self, feature: str = "lm_logits", tau: float = 3.0, weight: float = 1e3,
                  divergence: str = "kl", top_k: int | None = None, bow_mix: float = 0.0,
-                 word_offset: torch.Tensor | None = None):
+                 word_offset: torch.Tensor | None = None, stored_top_k: int | None = None):
         if divergence not in self.DIVERGENCES:
             raise ValueError(f"divergence must be one of {self.DIVERGENCES}, got {divergence!r}")
         if not tau > 0:
@@ -65,6 +79,12 @@ class SoftLabelTarget:
         if divergence == "reverse-kl" and top_k is not None:
             raise ValueError("reverse-kl is infinite where a top_k mask zeroes the target; "
                              "use divergence='kl' or 'ce' with top_k")
+        if stored_top_k is not None:
+            from ..views.topk import check_top_k
+            check_top_k(top_k, stored_top_k)
+            if word_offset is not None:
+                raise ValueError(CENTRE_NEEDS_DENSE)
+        self.stored_top_k = stored_top_k
         self.feature, self.tau, self.weight = feature, tau, weight
         self.divergence, self.top_k, self.bow_mix = divergence, top_k, bow_mix
         self.features = (feature, "bow") if bow_mix > 0 else None
@@ -104,11 +124,14 @@ class SoftLabelTarget:
     def describe(self) -> dict:
         return {"target": self.feature, "loss": self.divergence, "tau": self.tau,
                 "weight": self.weight, "top_k": self.top_k, "bow_mix": self.bow_mix,
-                "word_offset": None if self.word_offset is None else "per-word corpus mean"}
+                "word_offset": None if self.word_offset is None else "per-word corpus mean",
+                "stored_top_k": self.stored_top_k}
 
 
 def word_means(logits, rows, block: int = 4096) -> torch.Tensor:
     """Each column's mean over `rows` of a (possibly memory-mapped float16) N x V array."""
+    if hasattr(logits, "k") and hasattr(logits, "indices"):   # compact soft labels (TopKLogits)
+        raise ValueError(CENTRE_NEEDS_DENSE)
     rows = np.asarray(rows)
     total = np.zeros(logits.shape[1], dtype=np.float64)
     for lo in range(0, len(rows), block):

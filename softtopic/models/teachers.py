@@ -3,7 +3,8 @@
 - "lm_hidden" + "lm_logits": ONE LanguageModelView pass per document gives the last token's final
   hidden state (the encoder input) and the next-token logits restricted to the vocabulary (the
   raw soft label); both names map to one provider, so asking for either computes (or loads from
-  the cache) both.
+  the cache) both. With the estimator's `store_top_k` the logits are compact: "lm_logits" is a
+  `TopKLogits`, read like an N x V array whose rows are built per minibatch.
 - "encoder_logits": the offline encoder teacher (`softtopic.views.encoder_teacher`), scaled
   cosines between a document's sentence embedding and each vocabulary word's. An approximation
   that needs no LM, not the paper's teacher.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from ..views.encoder_teacher import DEFAULT_SCALE, EncoderTeacher
 from ..views.sentence import SentenceEmbeddings
+from ..views.topk import TopKLogits
 from .neural import feature_provider
 
 LM_MISSING = ("the soft-label model's LM teacher needs a language model: pass lm=<HF id or local "
@@ -45,9 +47,14 @@ def _lm_features(model, corpus, vocabulary, bow):
         kwargs["template"] = model.template
     if getattr(model, "lm_batch_size", None) is not None:
         kwargs["batch_size"] = model.lm_batch_size
+    if getattr(model, "store_top_k", None) is not None:
+        kwargs["store_top_k"] = model.store_top_k
     view = LanguageModelView(lm, **kwargs)
     out = view(corpus.texts, list(vocabulary.words), corpus_hash=corpus.content_hash())
-    return {"lm_hidden": out["hidden"], "lm_logits": out["logits"]}
+    if "logits" in out:
+        return {"lm_hidden": out["hidden"], "lm_logits": out["logits"]}
+    return {"lm_hidden": out["hidden"],
+            "lm_logits": TopKLogits.from_view(out, len(vocabulary.words))}
 
 
 @feature_provider("encoder_logits")

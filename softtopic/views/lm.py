@@ -19,6 +19,10 @@ states and full-vocabulary logits at every position):
   activation memory stays small;
 - results are written in chunks to the on-disk cache (`ChunkedView`): an interrupted run
   resumes at the first missing chunk.
+
+With `store_top_k=K` the logits are stored compactly, each document's top K (`views.topk`):
+`topk_indices`, `topk_values` and `topk_inexact` replace `logits`, and a complete dense view of
+the same settings in the cache is compacted instead of running the LM again.
 """
 from __future__ import annotations
 
@@ -33,12 +37,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cache import ChunkedView, cache_key, default_cache_dir
+from .cache import ChunkedView, cache_key, default_cache_dir, record_use
 from .engines import ChunkAssembler, LocalEngine, resolve_engine
 from .lm_memory import chunked_feed_forward
 from .lm_prompt import DEFAULT_TEMPLATE, PROMPTS, PromptEncoder, resolve_instruction
 from .lm_words import SCORING_POLICIES, WordScoring, word_token_ids
 from .sentence import model_fingerprint
+from .topk import TopKLogits, bytes_per_document, compact_logits, index_dtype, word_groups
 
 __all__ = ["PROMPTS", "DEFAULT_TEMPLATE", "LanguageModelView", "RestrictedHead", "soft_labels",
            "word_token_ids", "WordScoring", "entropy"]
@@ -60,14 +65,13 @@ def soft_labels(logits, tau: float = DEFAULT_TAU, top_k: int | None = None):
         raise ValueError(f"tau must be > 0, got {tau}")
     is_numpy = not isinstance(logits, torch.Tensor)
     x = torch.from_numpy(np.array(logits, dtype=np.float32)) if is_numpy else logits.float()
-    x = x / tau
     if top_k is not None:
         if not 1 <= top_k:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        if top_k < x.shape[-1]:
+        if top_k < x.shape[-1]:  # mask on the raw logits: the kept words do not depend on tau
             kth = torch.topk(x, top_k, dim=-1).values[..., -1:]
             x = x.masked_fill(x < kth, float("-inf"))
-    p = torch.softmax(x, dim=-1)
+    p = torch.softmax(x / tau, dim=-1)
     return p.numpy() if is_numpy else p
 
 
@@ -214,6 +218,10 @@ class LanguageModelView:
     device: None/"auto" (CUDA when available), or any torch device string.
     cache_dir: folder of the on-disk cache (None: the default cache; False: no cache).
     chunk_size: documents per cache chunk (what an interruption can cost).
+    store_top_k: None (default) stores all |V| logits per document; K stores each document's
+        top K (`topk_indices`, `topk_values`, `topk_inexact`; see `softtopic.views.topk`), a
+        separate cache entry, derived from a complete dense entry when there is one. Soft
+        labels with top_k <= K are then exact; the full soft label is not available.
     engine: where the forward passes run (`softtopic.views.engines`): None for the one set by
         `use_engine` (default: this process), or an engine such as `RayEngine(workers=4,
         gpus_per_worker=1)`. Every engine writes the same cache, so a view computed on a
@@ -226,15 +234,15 @@ class LanguageModelView:
                  batch_size: int = 64, batch_tokens: int | None = None,
                  max_padding: float | None = None, dtype=None, device=None,
                  cache_dir: str | Path | None | bool = None, chunk_size: int = 256,
-                 progress: bool = True, engine=None):
+                 progress: bool = True, store_top_k: int | None = None, engine=None):
         resolve_instruction(instruction)  # fail early on an empty instruction
         if "{document}" not in template:
             raise ValueError(f"template must contain '{{document}}', got {template!r}")
         if scoring not in SCORING_POLICIES:
             raise ValueError(f"scoring must be one of {SCORING_POLICIES}, got {scoring!r}")
         for name, value in (("batch_size", batch_size), ("batch_tokens", batch_tokens),
-                            ("chunk_size", chunk_size)):
-            if not (name == "batch_tokens" and value is None) and (
+                            ("chunk_size", chunk_size), ("store_top_k", store_top_k)):
+            if not (name in ("batch_tokens", "store_top_k") and value is None) and (
                     not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if max_padding is not None and not 0.0 <= max_padding <= 1.0:
@@ -260,6 +268,7 @@ class LanguageModelView:
         self.cache_dir = cache_dir
         self.chunk_size = chunk_size
         self.progress = progress
+        self.store_top_k = store_top_k
         self.engine = engine
         self.model_ = self.tokenizer_ = None
 
@@ -340,7 +349,9 @@ class LanguageModelView:
                 "vocab": hashlib.sha256("\n".join(vocab_words).encode()).hexdigest(),
                 "corpus": corpus_hash, "max_document_tokens": self.max_document_tokens,
                 # chunk i holds rows [i * chunk_size, ...): a resumed run must use the same size
-                "chunk_size": self.chunk_size, "dtype": self._dtype_name()}
+                "chunk_size": self.chunk_size, "dtype": self._dtype_name(),
+                # only a compact view has this part: dense keys stay what they were
+                **({"store_top_k": self.store_top_k} if self.store_top_k is not None else {})}
 
     # ---- computing
 
@@ -348,37 +359,68 @@ class LanguageModelView:
                  corpus_hash: str | None = None) -> dict[str, np.ndarray]:
         """The view of `texts` over `vocab_words`: {"hidden": N x d float32, "logits": N x V
         float32, "document_tokens": N int, "truncated": N bool}, from the cache when present.
-        Also sets `report_` (scoring report, prompt, truncation, timings)."""
+        With store_top_k=K, "topk_indices" (N x K int), "topk_values" (N x K float32),
+        "topk_inexact" (N bool) and "word_groups" (V int32) replace "logits"
+        (`TopKLogits.from_view(result, V)` reads them as dense rows).
+        Also sets `report_` (scoring report, prompt, truncation, timings, storage)."""
         from ..corpus import hash_texts
         texts = _check_texts(texts)
         vocab_words = list(vocab_words)
+        k = self.store_top_k
+        if k is not None and not k < len(vocab_words):
+            raise ValueError(f"store_top_k={k} must be smaller than the vocabulary "
+                             f"({len(vocab_words)} words); use store_top_k=None to keep all")
         self._prepare(vocab_words)
         engine = resolve_engine(self.engine)
+        groups = word_groups(self.scoring_.variant_index) if k is not None else None
+        dtypes = dict(STORAGE_DTYPES)
+        if k is not None:
+            del dtypes["logits"]
+            dtypes.update(topk_indices=index_dtype(len(vocab_words)), topk_values=np.float32,
+                          topk_inexact=np.uint8)
+        compute = self.compute if k is None else (
+            lambda chunk: self._compact(self.compute(chunk), groups))
+        self.derived_from_ = None
         t0 = time.perf_counter()
         if self.cache_dir is False:
             with self._progress_bar(len(texts), 0) as self._bar:
-                arrays = self.compute(texts)
+                arrays = compute(texts)
             from_cache = False
         else:
             key_parts = self.settings(vocab_words, corpus_hash or hash_texts(texts))
             root = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
             view = ChunkedView(root / "lm" / cache_key(**key_parts), len(texts),
-                               chunk_size=self.chunk_size, dtype=STORAGE_DTYPES,
-                               key_parts=key_parts)
+                               chunk_size=self.chunk_size, dtype=dtypes, key_parts=key_parts)
             from_cache = view.is_complete()
+            chunk = lambda a, b: compute(texts[a:b])  # noqa: E731
+            if k is not None and not from_cache:
+                dense = self._complete_dense_view(root, key_parts, len(texts))
+                if dense is not None:   # compact the cached dense logits: no LM pass
+                    self.derived_from_ = str(dense.dir)
+                    record_use(dense.dir)
+                    stored = dense.load()
+                    chunk = lambda a, b: self._compact(  # noqa: E731
+                        {n: arr[a:b] for n, arr in stored.items()}, groups)
             missing = set(view.missing_chunks()) if not from_cache else set()
             done = len(texts) - sum(min((i + 1) * view.chunk_size, len(texts)) - i * view.chunk_size
                                     for i in missing)
             with self._progress_bar(len(texts), done) as self._bar:
-                if isinstance(engine, LocalEngine):
-                    arrays = view.compute(lambda a, b: self.compute(texts[a:b]), progress=False)
-                else:
-                    arrays = view.fill(lambda todo: self._chunks_on(engine, view, texts, todo,
-                                                                    vocab_words), progress=False)
+                if isinstance(engine, LocalEngine) or self.derived_from_:
+                    arrays = view.compute(chunk, progress=False)
+                else:  # forward passes on the engine's workers; compacted here when asked
+                    arrays = view.fill(lambda todo: (
+                        (i, a if k is None else self._compact(a, groups))
+                        for i, a in self._chunks_on(engine, view, texts, todo, vocab_words)),
+                        progress=False)
         result = {"hidden": np.asarray(arrays["hidden"], dtype=np.float32),
-                  "logits": np.asarray(arrays["logits"], dtype=np.float32),
                   "document_tokens": np.asarray(arrays["document_tokens"], dtype=np.int64),
                   "truncated": np.asarray(arrays["truncated"], dtype=bool)}
+        if k is None:
+            result["logits"] = np.asarray(arrays["logits"], dtype=np.float32)
+        else:
+            result.update(topk_indices=arrays["topk_indices"], topk_values=arrays["topk_values"],
+                          topk_inexact=np.asarray(arrays["topk_inexact"], dtype=bool),
+                          word_groups=groups)
         self.report_ = self._report(result, from_cache, time.perf_counter() - t0)
         return result
 
@@ -400,7 +442,8 @@ class LanguageModelView:
         params = {name: getattr(self, name) for name in inspect.signature(
             LanguageModelView.__init__).parameters if name not in ("self", "engine")}
         # the workers compute in the precision the cache key records
-        params.update(model=str(self.model), cache_dir=False, progress=False,
+        # (top-K compaction, when asked, happens where the chunks are written)
+        params.update(model=str(self.model), cache_dir=False, progress=False, store_top_k=None,
                       device=str(self._compute_device()), dtype=self._dtype_name(),
                       tokenizer=None if not isinstance(self.tokenizer, (str, os.PathLike))
                       else str(self.tokenizer))
@@ -422,6 +465,19 @@ class LanguageModelView:
             if getattr(self, "_bar", None) is not None:
                 self._bar.update(len(seconds))
             yield from assembler.add(batch)
+
+    def _compact(self, arrays: dict, groups: np.ndarray) -> dict:
+        """A chunk's arrays with its dense logits replaced by their top store_top_k."""
+        arrays = dict(arrays)
+        arrays.update(compact_logits(arrays.pop("logits"), self.store_top_k, groups))
+        return arrays
+
+    def _complete_dense_view(self, root: Path, key_parts: dict, n_rows: int):
+        """The complete dense cache entry of these settings, if there is one."""
+        dense_parts = {n: v for n, v in key_parts.items() if n != "store_top_k"}
+        view = ChunkedView(root / "lm" / cache_key(**dense_parts), n_rows,
+                           chunk_size=self.chunk_size, dtype=STORAGE_DTYPES, key_parts=dense_parts)
+        return view if view.is_complete() else None
 
     def compute(self, texts: list[str]) -> dict[str, np.ndarray]:
         """The view of a list of documents, without the cache (one cache chunk's work)."""
@@ -534,6 +590,7 @@ class LanguageModelView:
             "word_scoring": self.scoring_.report,
             "head_check": getattr(self, "head_check_", None),
             "from_cache": from_cache,
+            "storage": self._storage_report(result),
             "timings": {
                 "seconds": seconds,
                 "computed_documents": s["documents"],
@@ -545,21 +602,53 @@ class LanguageModelView:
             },
         }
 
+    def _storage_report(self, result: dict) -> dict:
+        """How the soft labels are stored, with bytes per document in the cache."""
+        n_words = len(self.scoring_.words)
+        hidden_dim = int(result["hidden"].shape[1]) if result["hidden"].ndim == 2 else None
+        k = self.store_top_k
+        report = {"store_top_k": k, "arrays": sorted(set(result) - {"word_groups"}),
+                  "bytes_per_document": bytes_per_document(n_words, hidden_dim, k)}
+        if k is not None:
+            groups = result["word_groups"]
+            report.update(index_dtype=index_dtype(n_words).name,
+                          inexact_documents=int(np.asarray(result["topk_inexact"]).sum()),
+                          word_groups_shared=int(len(groups) - len(np.unique(groups))),
+                          derived_from_dense_view=self.derived_from_)
+        return report
+
     def write(self, out_dir: str | Path, result: dict, vocab_words: list[str],
               ids: list[str] | None = None, tau: float = DEFAULT_TAU, top_n: int = 5) -> Path:
         """Write the user-readable view folder: vocab.json, logits.npy (N x V float32, raw),
         hidden.npy (N x d float32), top_labels.jsonl (each document's top label words and their
-        probabilities at tau) and report.json."""
+        probabilities at tau) and report.json. A store_top_k view writes topk_indices.npy,
+        topk_values.npy, topk_inexact.npy and word_groups.npy instead of logits.npy, and its
+        top_labels probabilities are those of the top-K soft label (softmax over the stored
+        K words and their group mates), the only one it can give."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        n = len(result["logits"])
+        n = len(result["hidden"])
         ids = [str(i) for i in range(n)] if ids is None else list(ids)
         (out / "vocab.json").write_text(json.dumps(list(vocab_words), ensure_ascii=False))
-        np.save(out / "logits.npy", np.asarray(result["logits"], np.float32))
+        compact = "topk_indices" in result
+        if compact:
+            logits = TopKLogits.from_view(result, len(vocab_words))
+            np.save(out / "topk_indices.npy", np.asarray(result["topk_indices"]))
+            np.save(out / "topk_values.npy", np.asarray(result["topk_values"], np.float32))
+            np.save(out / "topk_inexact.npy", np.asarray(result["topk_inexact"], np.uint8))
+            np.save(out / "word_groups.npy", np.asarray(result["word_groups"], np.int32))
+            for stale in ("logits.npy",):   # a folder reused from a dense run
+                (out / stale).unlink(missing_ok=True)
+        else:
+            logits = result["logits"]
+            np.save(out / "logits.npy", np.asarray(logits, np.float32))
+            for stale in ("topk_indices.npy", "topk_values.npy", "topk_inexact.npy",
+                          "word_groups.npy"):
+                (out / stale).unlink(missing_ok=True)
         np.save(out / "hidden.npy", np.asarray(result["hidden"], np.float32))
         with open(out / "top_labels.jsonl", "w", encoding="utf-8") as f:
             for start in range(0, n, 4096):  # bounded memory for large corpora
-                p = soft_labels(result["logits"][start:start + 4096], tau)
+                p = soft_labels(logits[start:min(start + 4096, n)], tau)
                 top = np.argsort(-p, axis=1, kind="stable")[:, :top_n]
                 for r in range(len(p)):
                     i = start + r
@@ -569,6 +658,8 @@ class LanguageModelView:
                         "labels": [[vocab_words[j], round(float(p[r, j]), 6)] for j in top[r]],
                     }, ensure_ascii=False) + "\n")
         report = dict(getattr(self, "report_", {}), tau=tau)
+        if compact:
+            report["top_labels_over"] = f"the top-{logits.k} soft label"
         (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
         return out
 
