@@ -1,5 +1,6 @@
 """The sentence-embedding cache is per document: any corpus reuses rows already embedded."""
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -181,3 +182,21 @@ def test_real_encoder_rows_do_not_depend_on_batch_partners(tmp_path):
     shuffled = view([corpus[i] for i in perm])
     assert np.array_equal(shuffled[np.argsort(perm)], fresh)
     assert np.array_equal(SentenceEmbeddings(**kw).encode(corpus).astype(np.float16), fresh)
+
+
+def test_embed_command_fills_the_cache_models_read(tmp_path, capsys):
+    from softtopic.cli import main
+    texts = ["rockets reach orbit", "hockey season opens", "rockets reach orbit", "a new chip"]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n"
+                              for i, t in enumerate(texts)))
+    assert main(["embed", str(corpus), "--out", str(tmp_path / "out"), "--cache-dir",
+                 str(tmp_path / "cache"), "--quiet"]) == 0
+    emb = np.load(tmp_path / "out" / "embeddings.npy")
+    assert json.loads((tmp_path / "out" / "ids.json").read_text()) == ["d0", "d1", "d2", "d3"]
+    view = SentenceEmbeddings(cache_dir=tmp_path / "cache", progress=False)
+    np.testing.assert_array_equal(view(texts), emb)
+    np.testing.assert_array_equal(emb[0], emb[2])
+    # the command embedded each distinct text once; the model-side call computed nothing
+    timing = json.loads((view.cache_folder() / "timing.json").read_text())
+    assert timing["rows_computed"] == 3

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..corpus import load_corpus
 from ..views.sentence import DEFAULT_ENCODER, SentenceEmbeddings
-from .engine_options import add_engine_arguments, engine_from_args
+from .engine_options import add_view_command_arguments, engine_from_args
 
 
 def add_parser(sub) -> None:
@@ -35,10 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
     p.add_argument("--text-column", default="text")
-    p.add_argument("--cache-dir", default=None, help="view cache folder (default: "
-                                                       "$SOFTTOPIC_CACHE or ~/.cache/softtopic)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p)
+    add_view_command_arguments(p)
     p.set_defaults(func=run)
 
 

@@ -21,6 +21,14 @@ def add_engine_arguments(p):
                    help="with --engine ray: CPUs (and torch threads) each actor asks for")
 
 
+def add_view_command_arguments(p):
+    """What every command that computes a view takes: the cache, quiet, the engine."""
+    p.add_argument("--cache-dir", default=None, help="view cache folder (default: "
+                                                       "$SOFTTOPIC_CACHE or ~/.cache/softtopic)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p)
+
+
 def engine_options(args) -> dict:
     """The engine's settings from parsed arguments ({"engine": "local"} for the default)."""
     if args.engine == "local":

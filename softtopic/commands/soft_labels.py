@@ -23,7 +23,7 @@ from ..preprocessing import PreprocessingConfig, Vocabulary
 from ..views.lm import DEFAULT_TAU, LanguageModelView
 from ..views.lm_prompt import DEFAULT_TEMPLATE, PROMPTS
 from ..views.lm_words import SCORING_POLICIES
-from .engine_options import add_engine_arguments, engine_from_args
+from .engine_options import add_view_command_arguments, engine_from_args
 
 
 def add_parser(sub) -> None:
@@ -56,10 +56,7 @@ def add_parser(sub) -> None:
     p.add_argument("--store-top-k", type=int, default=None, metavar="K",
                    help="store each document's top K logits (indices + values) instead of all "
                         "|V| (compact soft labels; exact for top_k <= K)")
-    p.add_argument("--cache-dir", default=None, help="view cache folder (default: "
-                                                       "$SOFTTOPIC_CACHE or ~/.cache/softtopic)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p)
+    add_view_command_arguments(p)
     p.set_defaults(func=run)
 
 
