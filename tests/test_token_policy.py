@@ -237,3 +237,17 @@ def test_cli_bad_token_pattern_is_one_clear_line(tech_corpus, tmp_path, capsys):
     assert _fit(tech_corpus, tmp_path / "bad", "--token-pattern", "[a-") == 2
     err = capsys.readouterr().err
     assert "parameter token_pattern" in err and "does not compile" in err
+
+
+def test_soft_labels_command_takes_the_policy():
+    import argparse
+    from softtopic.commands import soft_labels as command
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["soft-labels", "c.jsonl", "--lm", "x", "--out", "v"])
+    assert command.preprocessing_config(args) == PreprocessingConfig()
+    args = parser.parse_args(["soft-labels", "c.jsonl", "--lm", "x", "--out", "v",
+                              "--min-token-length", "2", "--stopwords", "none"])
+    vocab = Vocabulary(command.preprocessing_config(args))
+    vocab.fit_transform([TITLE])
+    assert vocab.words == ["in", "js", "on", "os", "qt", "signals"]
