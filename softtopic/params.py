@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass
 
 
@@ -32,11 +33,18 @@ class Constraint:
     def accepts(self, value) -> bool:
         raise NotImplementedError
 
+    def detail(self, value) -> str | None:
+        """Why `value` is refused, when more can be said than the description (a regular
+        expression's compile error); None otherwise."""
+        return None
+
     def problem(self, name: str, value) -> str | None:
         """The error message for `value` (None when it is accepted)."""
         if self.accepts(value):
             return None
-        return f"parameter {name} must be {self.description}, got {value!r}"
+        detail = self.detail(value)
+        return (f"parameter {name} must be {self.description}, got {value!r}"
+                + (f": {detail}" if detail else ""))
 
 
 @dataclass(frozen=True)
@@ -103,9 +111,74 @@ class OneOf(Constraint):
     def accepts(self, value) -> bool:
         return any(value is None if a is None else a.accepts(value) for a in self.alternatives)
 
+    def detail(self, value) -> str | None:
+        details = [a.detail(value) for a in self.alternatives if a is not None]
+        return next((d for d in details if d), None)
+
     @property
     def description(self) -> str:
         return " or ".join("None" if a is None else a.description for a in self.alternatives)
+
+
+@dataclass(frozen=True)
+class Choice(Constraint):
+    """One of a few fixed strings ("english" or "none")."""
+
+    options: tuple
+
+    def __init__(self, *options):
+        object.__setattr__(self, "options", options)
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and value in self.options
+
+    @property
+    def description(self) -> str:
+        return " or ".join(map(repr, self.options))
+
+
+@dataclass(frozen=True)
+class Words(Constraint):
+    """A list, tuple or set of non-empty strings (a stopword list; it may be empty)."""
+
+    def accepts(self, value) -> bool:
+        return (isinstance(value, (list, tuple, set, frozenset))
+                and all(isinstance(w, str) and w.strip() for w in value))
+
+    description = "a list of words (non-empty strings)"
+
+
+@dataclass(frozen=True)
+class RegexPattern(Constraint):
+    """A regular expression (a string) that compiles and has at most one capturing group (as
+    scikit-learn's token_pattern: with one group, the group is the token)."""
+
+    description = "a regular expression (a string) with at most one capturing group"
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and bool(value) and self.detail(value) is None
+
+    def detail(self, value) -> str | None:
+        if not isinstance(value, str):
+            return None
+        try:
+            compiled = re.compile(value)
+        except re.error as e:
+            return f"it does not compile: {e}"
+        if compiled.groups > 1:
+            return (f"it has {compiled.groups} capturing groups; make the others "
+                    "non-capturing, (?:...)")
+        return None
+
+
+@dataclass(frozen=True)
+class IsCallable(Constraint):
+    """A Python callable (a tokenizer str -> list[str])."""
+
+    description = "a callable str -> list[str]"
+
+    def accepts(self, value) -> bool:
+        return callable(value)
 
 
 class Device(Constraint):

@@ -20,17 +20,34 @@ def count_or_share(value: str) -> int | float:
         return float(value)
 
 
+def stopword_list(value: str) -> str | list[str]:
+    """--stopwords: "english", "none", or a comma-separated list of words ("the,of,qt")."""
+    if value in ("english", "none"):
+        return value
+    return [w.strip() for w in value.split(",") if w.strip()]
+
+
 # flag -> constructor parameter; a flag left unset keeps the model's own default
 MODEL_FLAGS = {
     "vocab_size": int, "epochs": int, "batch_size": int, "lr": float, "seed": int,
     "encoder": str, "device": str, "min_df": count_or_share, "max_df": count_or_share,
     "n_samples": int, "cache_dir": str,
+    # token policy (softtopic/preprocessing.py): every model takes these
+    "min_token_length": int, "token_pattern": str, "stopwords": stopword_list,
     # soft-label models (softtopic/models/presets.py: SoftLabelPreset)
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
     "instruction": str, "max_document_tokens": int, "bow_mix": float,
     "hub_correction": str, "store_top_k": int,
     "student": str,  # BAT: the student preset
     "word_vectors": str, "passes": int,   # ETM/ECRTM word-vector file; LDA passes
+}
+FLAG_HELP = {
+    "min_token_length": "shortest token of the built-in letters-only pattern (default 3; 2 "
+                        "keeps 'qt', 'js', 'os')",
+    "token_pattern": "a regular expression whose matches in the lowercased text are the "
+                     "tokens, in place of the built-in pattern (write it as "
+                     "--token-pattern=REGEX when it starts with '-')",
+    "stopwords": "'english' (default), 'none', or a comma-separated list of words",
 }
 # flags whose constructor parameter has another name (`lambda` is a Python keyword)
 FLAG_PARAMS = {"lambda": "weight"}
@@ -54,7 +71,8 @@ def add_parser(sub):
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (never any other folder)")
     for flag, kind in MODEL_FLAGS.items():
-        p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind, default=None)
+        p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind, default=None,
+                       help=FLAG_HELP.get(flag))
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="any other constructor parameter (VALUE parsed as JSON when it can be)")
     p.add_argument("--top-n", type=int, default=10, help="words shown per topic")

@@ -24,6 +24,7 @@ from ..views.lm import DEFAULT_TAU, LanguageModelView
 from ..views.lm_prompt import DEFAULT_TEMPLATE, PROMPTS
 from ..views.lm_words import SCORING_POLICIES
 from .engine_options import add_view_command_arguments, engine_from_args
+from .fit import FLAG_HELP, stopword_list
 
 
 def add_parser(sub) -> None:
@@ -33,6 +34,12 @@ def add_parser(sub) -> None:
     p.add_argument("--lm", required=True, help="causal LM: Hugging Face id or local folder")
     p.add_argument("--out", required=True, help="folder to write the view to")
     p.add_argument("--vocab-size", type=int, default=2000)
+    # the token policy of the model that will read this view (its vocabulary_for(texts) must
+    # give the same words): softtopic/preprocessing.py
+    p.add_argument("--min-token-length", type=int, default=3, help=FLAG_HELP["min_token_length"])
+    p.add_argument("--token-pattern", default=None, help=FLAG_HELP["token_pattern"])
+    p.add_argument("--stopwords", type=stopword_list, default="english",
+                   help=FLAG_HELP["stopwords"])
     p.add_argument("--instruction", default="default",
                    help=f"a prompt name ({', '.join(PROMPTS)}) or an instruction text")
     p.add_argument("--template", default=DEFAULT_TEMPLATE,
@@ -60,9 +67,14 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def preprocessing_config(args) -> PreprocessingConfig:
+    return PreprocessingConfig(vocab_size=args.vocab_size, min_token_length=args.min_token_length,
+                               token_pattern=args.token_pattern, stopwords=args.stopwords)
+
+
 def run(args) -> int:
     corpus = load_corpus(args.corpus, text_column=args.text_column)
-    vocabulary = Vocabulary(PreprocessingConfig(vocab_size=args.vocab_size))
+    vocabulary = Vocabulary(preprocessing_config(args))
     vocabulary.fit_transform(corpus.texts)
     words = vocabulary.words
     budget = None if args.max_document_tokens is not None and args.max_document_tokens < 0 \

@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..explore.api import ExploreMixin
-from ..params import DOCUMENT_FREQUENCY, SEED, Number, check_params, constraints_of, \
-    positive_integer
+from ..params import SEED, Number, check_params, constraints_of
+from ..preprocessing import PREPROCESSING_CONSTRAINTS, PreprocessingConfig
 
 MODEL_CLASSES: dict[str, type] = {}
 
@@ -52,10 +52,10 @@ class TopicModel(ExploreMixin):
 
     # Each class lists the ranges of the parameters its __init__ adds; subclasses extend the
     # table (softtopic/params.py merges it along the MRO). Checked once, at the start of fit.
+    # The preprocessing parameters (vocab_size, min_df, max_df, min_token_length,
+    # token_pattern, stopwords, tokenizer) are every model's: softtopic/preprocessing.py.
     _parameter_constraints = {
-        "n_topics": Number(2, kind="integer"),
-        "vocab_size": positive_integer(), "min_df": DOCUMENT_FREQUENCY,
-        "max_df": DOCUMENT_FREQUENCY, "seed": SEED,
+        "n_topics": Number(2, kind="integer"), **PREPROCESSING_CONSTRAINTS, "seed": SEED,
     }
 
     def __init_subclass__(cls, **kwargs):
@@ -66,6 +66,7 @@ class TopicModel(ExploreMixin):
         """Every parameter in range (one table per class); subclasses add cross-parameter
         checks after calling this."""
         check_params(self, constraints_of(type(self)))
+        PreprocessingConfig.of(self).validate()   # the token policy's cross-parameter checks
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -287,6 +288,8 @@ def _jsonable(params: dict) -> dict:
     for k, v in params.items():
         if isinstance(v, tuple):
             v = list(v)
+        elif isinstance(v, (set, frozenset)):   # a stopword set: JSON has lists
+            v = sorted(v)
         if callable(v):
             raise TypeError(f"parameter {k} is a Python callable ({v!r}) and cannot be saved: "
                             "config.json holds names and numbers only. Use the fitted model in "

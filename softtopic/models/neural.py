@@ -99,6 +99,8 @@ class NeuralTopicModel(TopicModel):
     and max_df count documents when ints, share of documents when floats. tokenizer is a
     callable str -> list[str] for text without spaces between words (Chinese, Japanese); a
     model fitted with a callable tokenizer cannot be saved (it is not a JSON value).
+    min_token_length, token_pattern, stopwords: the token policy (`softtopic.preprocessing`;
+    default: runs of 3+ letters, English stopwords removed), saved with the model.
     """
 
     default_input = "bow"
@@ -119,6 +121,8 @@ class NeuralTopicModel(TopicModel):
     def __init__(self, n_topics: int = 50, *, input: str | None = None, decoder: str | None = None,
                  vocab_size: int = 2000, min_df: float | int = 1, max_df: float | int = 1.0,
                  tokenizer: Callable[[str], list[str]] | None = None,
+                 min_token_length: int = 3, token_pattern: str | None = None,
+                 stopwords: str | list[str] = "english",
                  hidden_sizes: tuple[int, ...] = (200, 200), activation: str = "softplus",
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
                  learn_prior: bool = True, reduction: str = "sum", epochs: int = 100,
@@ -133,6 +137,9 @@ class NeuralTopicModel(TopicModel):
         self.min_df = min_df
         self.max_df = max_df
         self.tokenizer = tokenizer
+        self.min_token_length = min_token_length
+        self.token_pattern = token_pattern
+        self.stopwords = stopwords
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.dropout = dropout

@@ -59,7 +59,9 @@ class BERTopic(TopicModel):
 
     def __init__(self, n_topics: int = 50, *, min_cluster_size: int = 10, n_neighbors: int = 15,
                  n_components: int = 5, vocab_size: int = 2000, min_df: float | int = 1,
-                 max_df: float | int = 1.0, tokenizer=None, encoder: str = DEFAULT_ENCODER,
+                 max_df: float | int = 1.0, tokenizer=None,
+                 min_token_length: int = 3, token_pattern: str | None = None,
+                 stopwords: str | list[str] = "english", encoder: str = DEFAULT_ENCODER,
                  max_seq_length: int | None = 256, device: str | None = None, seed: int = 0,
                  cache_dir: str | None = None, progress: bool = True):
         self.n_topics = n_topics
@@ -70,6 +72,9 @@ class BERTopic(TopicModel):
         self.min_df = min_df
         self.max_df = max_df
         self.tokenizer = tokenizer
+        self.min_token_length = min_token_length
+        self.token_pattern = token_pattern
+        self.stopwords = stopwords
         self.encoder = encoder
         self.max_seq_length = max_seq_length
         self.device = device

@@ -49,6 +49,8 @@ class FASTopic(TopicModel):
                  dt_alpha: float = 3.0, tw_alpha: float = 2.0, theta_temp: float = 1.0,
                  batch_size: int | None = None, vocab_size: int = 2000,
                  min_df: float | int = 1, max_df: float | int = 1.0, tokenizer=None,
+                 min_token_length: int = 3, token_pattern: str | None = None,
+                 stopwords: str | list[str] = "english",
                  encoder: str = DEFAULT_ENCODER, max_seq_length: int | None = 256,
                  device: str | None = None, seed: int = 0, cache_dir: str | None = None,
                  progress: bool = True):
@@ -63,6 +65,9 @@ class FASTopic(TopicModel):
         self.min_df = min_df
         self.max_df = max_df
         self.tokenizer = tokenizer
+        self.min_token_length = min_token_length
+        self.token_pattern = token_pattern
+        self.stopwords = stopwords
         self.encoder = encoder
         self.max_seq_length = max_seq_length
         self.device = device

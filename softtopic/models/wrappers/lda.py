@@ -49,7 +49,9 @@ class LDA(TopicModel):
                  update_every: int = 1, alpha: str | float = "symmetric",
                  eta: str | float | None = None, decay: float = 0.5, offset: float = 1.0,
                  iterations: int = 50, gamma_threshold: float = 1e-3, vocab_size: int = 2000,
-                 min_df: float | int = 1, max_df: float | int = 1.0, tokenizer=None, seed: int = 0,
+                 min_df: float | int = 1, max_df: float | int = 1.0, tokenizer=None,
+                 min_token_length: int = 3, token_pattern: str | None = None,
+                 stopwords: str | list[str] = "english", seed: int = 0,
                  progress: bool = True):
         self.n_topics = n_topics
         self.passes = passes
@@ -65,6 +67,9 @@ class LDA(TopicModel):
         self.min_df = min_df
         self.max_df = max_df
         self.tokenizer = tokenizer
+        self.min_token_length = min_token_length
+        self.token_pattern = token_pattern
+        self.stopwords = stopwords
         self.seed = seed
         self.progress = progress
 
