@@ -83,6 +83,17 @@ class Corpus:
         """A hash of the texts (in order): the key under which views of this corpus are cached."""
         return hash_texts(self.texts)
 
+    # What a model asks of its training documents; `streaming.CorpusStream` answers the same
+    # questions from a file on disk.
+    def fit_bag_of_words(self, vocabulary):
+        """Fit `vocabulary` (a preprocessing.Vocabulary) on the texts; their CSR bag of words."""
+        return vocabulary.fit_transform(self.texts)
+
+    def new_array(self, name: str, shape, dtype="float32"):
+        """An array for one row per document (e.g. theta): in memory for a Corpus."""
+        import numpy as np
+        return np.empty(tuple(shape), dtype=dtype)
+
 
 def first_duplicate(values: Sequence) -> tuple[object, int, int] | None:
     """The first value that occurs twice, with the positions of its first two occurrences."""
@@ -105,7 +116,7 @@ def hash_texts(texts: Iterable[str]) -> str:
 
 def as_corpus(documents) -> Corpus:
     """Accept a Corpus, a list of strings, or a path to a corpus file."""
-    if isinstance(documents, Corpus):
+    if isinstance(documents, Corpus) or getattr(documents, "is_stream", False):
         return documents
     if isinstance(documents, (str, Path)) and Path(documents).exists():
         return load_corpus(documents)

@@ -40,7 +40,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .corpus import (CORPUS_FORMATS, CorpusError, RowChecker, _decode, _guess_format, _note,
+from .corpus import (CorpusError, RowChecker, _decode, _guess_format, _note,
                      delimited_rows, jsonl_rows)
 from .files import save_npy_atomic, write_json_atomic
 
@@ -262,6 +262,8 @@ class CorpusStream:
     memory map of a file in it).
     """
 
+    is_stream = True
+
     def __init__(self, path: str | Path, text_column: str = "text",
                  label_column: str | None = "label", id_column: str | None = "id",
                  split_column: str | None = "split", format: str | None = None,
@@ -441,15 +443,26 @@ class CorpusStream:
         """Fit `vocabulary` (a `preprocessing.Vocabulary`) on the file in one pass and write the
         bag of words in a second; returns the CSR matrix, memory-mapped from disk."""
         folder = self._folder()
-        config = vocabulary.config
+        lookup, n_chunks = self._fit_vocabulary(vocabulary, folder)
+        bow = self._write_bow(folder, n_chunks, lookup, len(vocabulary))
+        shutil.rmtree(folder / "chunks", ignore_errors=True)
+        return bow
+
+    def _fit_vocabulary(self, vocabulary, folder: Path):
+        """Pass 1 and the vocabulary rule: (provisional word id -> column or -1, n_chunks)."""
         words, df, tf, n_chunks = self._count_pass(vocabulary._analyzer, folder)
-        chosen = choose_vocabulary(words, df, tf, self._n, config)
+        chosen = choose_vocabulary(words, df, tf, self._n, vocabulary.config)
         lookup = np.full(len(words), -1, np.int64)
         lookup[chosen] = np.arange(len(chosen))
         vocabulary.set_words([words[j] for j in chosen], tf[chosen])
-        bow = self._write_bow(folder, n_chunks, lookup, len(chosen))
+        return lookup, n_chunks
+
+    def fit_vocabulary(self, vocabulary):
+        """Only pass 1: fit `vocabulary` on the file (no bag of words is written)."""
+        folder = self._folder()
+        self._fit_vocabulary(vocabulary, folder)
         shutil.rmtree(folder / "chunks", ignore_errors=True)
-        return bow
+        return vocabulary
 
     def _write_bow(self, folder: Path, n_chunks: int, lookup: np.ndarray, n_words: int):
         out = folder / "bow"
@@ -481,9 +494,6 @@ class CorpusStream:
         save_npy_atomic(out / "indptr.npy", indptr.astype(index_dtype))
         write_json_atomic(out / "shape.json", [self._n, n_words])
         return load_csr(out)
-
-    def bag_of_words(self, vocabulary) -> sp.csr_matrix:
-        raise NotImplementedError
 
     def new_array(self, name: str, shape, dtype=np.float32) -> np.memmap:
         """A .npy file in the work folder, memory-mapped for writing (e.g. theta)."""
