@@ -49,7 +49,7 @@ CHUNK_DOCUMENTS = 65536      # documents per CSR chunk on disk
 _BOM = b"\xef\xbb\xbf"
 
 
-class TextsNotKept(RuntimeError):
+class TextsNotKept(ValueError):
     """A streamed corpus does not hold its texts in memory."""
 
 
