@@ -223,13 +223,12 @@ def test_partial_fit_after_fit_continues_the_fitted_model(sample):
 
 
 def test_partial_fit_on_a_stream_of_pieces_recovers_planted_topics():
-    texts, topics, _ = planted_corpus(n_topics=5, n_docs=3000, seed=1)
-    words = sorted({w for t in texts for w in t.split()})
+    texts, topics, _ = planted_corpus(n_topics=5, n_docs=2000, seed=1)
     model = ProdLDA(n_topics=5, batch_size=64, progress=False, seed=0)
-    for _ in range(3):                     # the stream, seen three times in pieces of 250
-        for start in range(0, len(texts), 250):
-            model.partial_fit(texts[start:start + 250], vocabulary=words)
-    assert len(model.history_["loss"]) == 36
+    for _ in range(10):                    # the corpus, streamed ten times in pieces of 400
+        for start in range(0, len(texts), 400):
+            model.partial_fit(texts[start:start + 400])   # the first piece fixes the vocabulary
+    assert len(model.vocabulary_) == 80 and len(model.history_["loss"]) == 50
     assert all(recovered(model.get_topics(10), topics))
 
 
