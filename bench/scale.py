@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -174,13 +175,14 @@ def main():
                 work = data / f"work_{model}_{n}"
                 r = run_config(args, model, path, corpus, views, work)
                 print(json.dumps(r), file=sys.stderr, flush=True)
+                shutil.rmtree(work, ignore_errors=True)
                 rows.append(r)
     print(f"\nK={args.k}, |V|={args.vocab_size}, batch {args.batch_size}, {args.epochs} epoch(s); "
           f"fit seconds include reading the file, the vocabulary, the bag of words, training "
           f"and theta of every document; one thread\n")
     print("| model | N | path | peak RSS (MB) | fit wall (s) | fit CPU (s) | docs/s (wall) "
-          "| docs/s vs memory | same model |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
+          "| docs/s vs memory (wall) | docs/s vs memory (CPU) | same model |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         mem = next(x for x in rows if x["model"] == r["model"] and x["n"] == r["n"]
                    and x["path"] == "memory")
@@ -189,7 +191,7 @@ def main():
         name = r["model"] + (" (synthetic mmap views)" if r["model"] == "softlabel" else "")
         print(f"| {name} | {r['n']:,} | {r['path']} | {r['peak_rss_mb']:.0f} | {r['wall']:.0f} | "
               f"{r['cpu']:.0f} | {r['n'] / r['wall']:,.0f} | "
-              f"{(r['n'] / r['wall']) / (mem['n'] / mem['wall']):.2f} | {same} |")
+              f"{mem['wall'] / r['wall']:.2f} | {mem['cpu'] / r['cpu']:.2f} | {same} |")
 
 
 if __name__ == "__main__":
