@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import struct
-import sys
 import tempfile
 import zlib
 from array import array
@@ -293,6 +292,7 @@ class CorpusStream:
         self.notes: list[str] = []
         self.decode_errors, self.first_decode_error = 0, None
         self._n: int | None = None
+        self._lines = 0   # lines of a text file (blank ones included) after a pass
         self._hash: str | None = None
         self.columns_present: dict[str, bool] = {}
 
@@ -303,7 +303,8 @@ class CorpusStream:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         return self.work_dir
 
-    def _documents(self, checker: RowChecker | None = None) -> Iterator[tuple[int, str, str | None]]:
+    def _documents(self, checker: RowChecker | None = None
+                   ) -> Iterator[tuple[int, str, str | None]]:
         """(line number, text, id or None) for every document, in file order."""
         decoded = _DecodedFile(self.path, self.block_bytes)
         checker = checker or RowChecker(self.path, self.text_column, self.label_column,

@@ -3,7 +3,6 @@ model as the in-memory path, read in blocks; partial_fit; transform_file; clear 
 import csv
 import gzip
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +78,8 @@ def test_vocabulary_and_bow_equal_the_in_memory_ones(sample, config):
     assert len(stream) == len(sample) and list(stream.ids) == sample.ids
     assert stream.content_hash() == sample.content_hash()
     # the fitted vocabulary transforms new text as the in-memory one
-    assert _same_csr(vocab.transform(sample.texts[:50]), streamed_vocab.transform(sample.texts[:50]))
+    head = sample.texts[:50]
+    assert _same_csr(vocab.transform(head), streamed_vocab.transform(head))
 
 
 @pytest.mark.parametrize("name", ["s.csv", "s.tsv", "s.txt"])
