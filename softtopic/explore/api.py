@@ -42,11 +42,13 @@ class ExploreMixin:
         why = getattr(self, "texts_not_kept_", None)
         return f" ({why}; e.g. texts=load_corpus(path).texts)" if why else ""
 
-    def _training_texts(self, texts: Sequence[str] | None) -> Sequence[str] | None:
-        """`texts` (checked against the training set) or the remembered ones, or None."""
+    def _training_texts(self, texts: Sequence[str] | None, warn: bool = True
+                        ) -> Sequence[str] | None:
+        """`texts` (checked against the training set) or the remembered ones, or None (with a
+        warning when a streamed fit did not keep them)."""
         self._check_fitted()
         if texts is None:
-            if getattr(self, "texts_not_kept_", None):
+            if warn and getattr(self, "texts_not_kept_", None):
                 warnings.warn(f"{self.texts_not_kept_}: the result shows no texts; pass texts= "
                               "to show them", stacklevel=3)
             return getattr(self, "documents_", None)
@@ -169,7 +171,7 @@ class ExploreMixin:
                          texts: Sequence[str] | None = None) -> pd.DataFrame:
         """Per time bin and topic: the topic's share, its documents, and the words it uses
         in that bin's documents (needs the training texts)."""
-        texts = self._training_texts(texts)
+        texts = self._training_texts(texts, warn=False)
         if texts is None:
             raise ValueError("topics_over_time needs the training texts: pass texts="
                              + self._why_no_texts())
