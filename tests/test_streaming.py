@@ -176,6 +176,9 @@ def test_soft_label_model_with_memory_mapped_views(sample, tmp_path):
                                                        features=views)
     np.testing.assert_allclose(a.topic_word_, b.topic_word_, atol=1e-6)
     np.testing.assert_allclose(a.theta_, b.theta_, atol=1e-6)
+    hidden = {"lm_hidden": views["lm_hidden"]}    # theta of a file, its views read per block
+    theta = b.transform_file(SAMPLE, tmp_path / "t.npy", chunk_documents=2048, features=hidden)
+    np.testing.assert_allclose(theta, b.transform(sample, features=hidden), atol=1e-7)
 
 
 def test_features_from_texts_need_precomputing_when_streaming():
@@ -318,3 +321,17 @@ def test_cli_fit_stream_writes_the_same_run(tmp_path, sample):
     assert run.texts == sample.texts
     assert main(["fit", *common, "--model", "lda", "--stream",
                  "--out", str(tmp_path / "lda")]) == 2
+
+
+def test_undecodable_bytes_are_counted_as_in_memory(tmp_path):
+    lines = [f"line number {i} has words".encode() for i in range(3000)]
+    lines[7] += b" bad \xff byte"
+    lines[2500] += b" more \xc3( bad"
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    corpus = load_corpus(path)
+    stream = stream_corpus(path, block_bytes=1000)
+    stream.fit_bag_of_words(Vocabulary())
+    assert (stream.decode_errors, stream.first_decode_error) == \
+        (corpus.decode_errors, corpus.first_decode_error) == (2, "line 8")
+    assert list(stream.iter_texts()) == corpus.texts

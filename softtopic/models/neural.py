@@ -399,12 +399,14 @@ class NeuralTopicModel(TopicModel):
         return self.vocabulary_.transform(corpus.texts)
 
     # ------------------------------------------------------------------ streamed transform
-    def transform_file(self, X, out, chunk_documents: int = 16384) -> np.ndarray:
+    def transform_file(self, X, out, chunk_documents: int = 16384,
+                       features: dict | None = None) -> np.ndarray:
         """theta for the documents of a corpus file, read in blocks of `chunk_documents` and
         written in chunks to the .npy file `out` (a temporary name, renamed when complete);
         returns it memory-mapped. Equals `transform` on the same documents in memory.
-        X: a path or a `softtopic.stream_corpus(...)` (for column names). Only models whose
-        input is computed from the bag of words (e.g. ProdLDA) can read a file alone."""
+        X: a path or a `softtopic.stream_corpus(...)` (for column names). features: precomputed
+        input arrays with one row per document of the file (memory maps are read block by
+        block); input features not given are computed per block, as `transform` would."""
         from ..streaming import CorpusStream
         from ..files import temporary_path
         self._check_fitted()
@@ -421,10 +423,14 @@ class NeuralTopicModel(TopicModel):
             for texts in stream.blocks(chunk_documents):
                 corpus = Corpus(texts)
                 bow = self.vocabulary_.transform(texts)
-                features = self._compute_features(corpus, bow, self._input_features(), None)
-                theta = self._theta(features, len(texts), empty_rows(bow), generator=generator)
+                given = {k: v[n:n + len(texts)] for k, v in (features or {}).items()}
+                block = self._compute_features(corpus, bow, self._input_features(), given)
+                theta = self._theta(block, len(texts), empty_rows(bow), generator=generator)
                 file.write(np.ascontiguousarray(theta, np.float32).tobytes())
                 n += len(texts)
+            if features and any(len(v) != n for v in features.values()):
+                raise ValueError(f"features have {[len(v) for v in features.values()]} rows; "
+                                 f"{stream.path} has {n} documents")
             file.seek(0)
             file.write(_npy_header_placeholder((n, self.n_topics)))
             file.flush()
