@@ -141,6 +141,9 @@ def main():
     p.add_argument("--k", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--vocab-size", type=int, default=2000)
+    p.add_argument("--paths", nargs="+", default=["memory", "stream"])
+    p.add_argument("--previous", help="JSON lines (this script's stderr) of an earlier run whose "
+                   "rows join the table (e.g. the in-memory rows when only --paths stream runs)")
     p.add_argument("--data", default="/tmp/softtopic-scale", help="corpus files and views")
     # worker
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -163,6 +166,10 @@ def main():
         print(f"generated {biggest} ({biggest.stat().st_size / 1e6:.0f} MB) in "
               f"{time.perf_counter() - t:.0f} s", file=sys.stderr)
     rows = []
+    if args.previous:
+        rows = [json.loads(line) for line in open(args.previous) if line.startswith("{")]
+        rows = [r for r in rows if r["n"] in sizes and r["model"] in args.models
+                and r["path"] not in args.paths]
     for n in sizes:
         corpus = data / f"planted_{n}.txt"
         if not corpus.exists():
@@ -171,7 +178,7 @@ def main():
         if "softlabel" in args.models:
             make_views(views, n, args.vocab_size)
         for model in args.models:
-            for path in ("memory", "stream"):
+            for path in args.paths:
                 work = data / f"work_{model}_{n}"
                 r = run_config(args, model, path, corpus, views, work)
                 print(json.dumps(r), file=sys.stderr, flush=True)
@@ -183,6 +190,7 @@ def main():
     print("| model | N | path | peak RSS (MB) | fit wall (s) | fit CPU (s) | docs/s (wall) "
           "| docs/s vs memory (wall) | docs/s vs memory (CPU) | same model |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    rows.sort(key=lambda r: (args.models.index(r["model"]), r["n"], r["path"]))
     for r in rows:
         mem = next(x for x in rows if x["model"] == r["model"] and x["n"] == r["n"]
                    and x["path"] == "memory")

@@ -119,11 +119,13 @@ class MappedPages:
     """Keeps the pages of memory-mapped features from piling up in RSS: minibatches read random
     rows, and every page read stays resident (and counted in RSS) until the OS needs memory.
     Every `every` batches the process's resident pages of those maps are dropped (they stay in
-    the page cache; see `files.release_pages`). Arrays in memory are untouched. Often, because
-    a page fault on a file map maps the 16 pages around it too (Linux's fault-around): each
-    row read from a random place brings about 64 KB into RSS."""
+    the page cache; see `files.release_pages`). Arrays in memory are untouched. After every
+    batch by default: a fault on a file map maps the pages around it too (fault-around, large
+    page-cache folios), and on a 2-million-document bag of words about 0.5 MB came into RSS
+    per row read at random; releasing every 8 batches still let RSS grow to 1 GB
+    (bench/scale.py, docs/scale.md)."""
 
-    def __init__(self, *arrays, every: int = 8):
+    def __init__(self, *arrays, every: int = 1):
         self.buffers, self.every, self.count = mapped_buffers(*arrays), every, 0
 
     def tick(self):
