@@ -83,6 +83,17 @@ class Corpus:
         """A hash of the texts (in order): the key under which views of this corpus are cached."""
         return hash_texts(self.texts)
 
+    # What a model asks of its training documents; `streaming.CorpusStream` answers the same
+    # questions from a file on disk.
+    def fit_bag_of_words(self, vocabulary):
+        """Fit `vocabulary` (a preprocessing.Vocabulary) on the texts; their CSR bag of words."""
+        return vocabulary.fit_transform(self.texts)
+
+    def new_array(self, name: str, shape, dtype="float32"):
+        """An array for one row per document (e.g. theta): in memory for a Corpus."""
+        import numpy as np
+        return np.empty(tuple(shape), dtype=dtype)
+
 
 def first_duplicate(values: Sequence) -> tuple[object, int, int] | None:
     """The first value that occurs twice, with the positions of its first two occurrences."""
@@ -105,7 +116,7 @@ def hash_texts(texts: Iterable[str]) -> str:
 
 def as_corpus(documents) -> Corpus:
     """Accept a Corpus, a list of strings, or a path to a corpus file."""
-    if isinstance(documents, Corpus):
+    if isinstance(documents, Corpus) or getattr(documents, "is_stream", False):
         return documents
     if isinstance(documents, (str, Path)) and Path(documents).exists():
         return load_corpus(documents)
@@ -219,50 +230,80 @@ def _suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def _collect(rows, path, text_column, label_column, id_column, split_column, time_column=None):
-    """Turn an iterable of (line number, dict) into a Corpus with consistent optional columns."""
-    texts, line_numbers, columns = [], [], {"labels": [], "ids": [], "splits": [], "times": []}
-    wanted = {"labels": label_column, "ids": id_column, "splits": split_column,
-              "times": time_column}
-    seen_in = {k: None for k in wanted}   # first line where an optional column was present
-    missing_in = {k: None for k in wanted}  # first line where it was absent
-    for line_no, row in rows:
-        if text_column not in row:
-            raise CorpusError(f"missing text field (fields present: {sorted(row)})", path,
-                              line_no, text_column)
-        text = row[text_column]
+class RowChecker:
+    """The checks every row of a JSONL/CSV/TSV corpus passes, one row at a time: the text field
+    is there and is a string; an optional column is in every row or in none. Used by the
+    in-memory loaders (`_collect`) and by the streaming reader (`softtopic.streaming`), so both
+    report the same errors at the same file and line."""
+
+    def __init__(self, path, text_column, label_column=None, id_column=None, split_column=None,
+                 time_column=None):
+        self.path, self.text_column = path, text_column
+        self.wanted = {"labels": label_column, "ids": id_column, "splits": split_column,
+                       "times": time_column}
+        self.seen_in = {k: None for k in self.wanted}    # first line where a column was present
+        self.missing_in = {k: None for k in self.wanted}  # first line where it was absent
+
+    def text(self, line_no: int, row: dict) -> str:
+        if self.text_column not in row:
+            raise CorpusError(f"missing text field (fields present: {sorted(row)})", self.path,
+                              line_no, self.text_column)
+        text = row[self.text_column]
         if text is None:
             text = ""
         if not isinstance(text, str):
-            raise CorpusError(f"text must be a string, got {type(text).__name__}", path, line_no,
-                              text_column)
-        texts.append(text)
-        line_numbers.append(line_no)
-        for key, col in wanted.items():
+            raise CorpusError(f"text must be a string, got {type(text).__name__}", self.path,
+                              line_no, self.text_column)
+        return text
+
+    def optional(self, line_no: int, row: dict) -> dict[str, str | None]:
+        """{"labels": value or None, "ids": ..., ...} for this row, remembering which columns
+        were present where."""
+        out = {}
+        for key, col in self.wanted.items():
             value = row.get(col) if col else None
             if value is None or value == "":
-                missing_in[key] = missing_in[key] or line_no
-                columns[key].append(None)
+                self.missing_in[key] = self.missing_in[key] or line_no
+                out[key] = None
             else:
-                seen_in[key] = seen_in[key] or line_no
-                columns[key].append(str(value))
-    out = {}
-    for key, col in wanted.items():
-        if seen_in[key] is None:
-            out[key] = None
-        elif missing_in[key] is not None:
-            raise CorpusError(f"{key[:-1]} missing here but present on line {seen_in[key]}",
-                              path, missing_in[key], col)
-        else:
-            out[key] = columns[key]
+                self.seen_in[key] = self.seen_in[key] or line_no
+                out[key] = str(value)
+        return out
+
+    def present(self) -> dict[str, bool]:
+        """Which optional columns the corpus has; a CorpusError when one is in some rows only."""
+        out = {}
+        for key, col in self.wanted.items():
+            if self.seen_in[key] is not None and self.missing_in[key] is not None:
+                raise CorpusError(f"{key[:-1]} missing here but present on line "
+                                  f"{self.seen_in[key]}", self.path, self.missing_in[key], col)
+            out[key] = self.seen_in[key] is not None
+        return out
+
+    def check_time_column(self, n_texts: int, has_times: bool):
+        col = self.wanted["times"]
+        if col and not has_times and n_texts:
+            raise CorpusError(f"no document has a time field {col!r} (--time-column)",
+                              self.path, field=col)
+
+
+def _collect(rows, path, text_column, label_column, id_column, split_column, time_column=None):
+    """Turn an iterable of (line number, dict) into a Corpus with consistent optional columns."""
+    checker = RowChecker(path, text_column, label_column, id_column, split_column, time_column)
+    texts, line_numbers, columns = [], [], {k: [] for k in checker.wanted}
+    for line_no, row in rows:
+        texts.append(checker.text(line_no, row))
+        line_numbers.append(line_no)
+        for key, value in checker.optional(line_no, row).items():
+            columns[key].append(value)
+    present = checker.present()
+    out = {key: columns[key] if present[key] else None for key in columns}
     duplicate = first_duplicate(out["ids"] or [])
     if duplicate is not None:
         value, first, second = duplicate
         raise CorpusError(f"duplicate id {value!r} (also on line {line_numbers[first]})", path,
                           line_numbers[second], id_column)
-    if time_column and out["times"] is None and texts:
-        raise CorpusError(f"no document has a time field {time_column!r} (--time-column)", path,
-                          field=time_column)
+    checker.check_time_column(len(texts), out["times"] is not None)
     return Corpus(texts, out["labels"], out["ids"], out["splits"], source=str(path),
                   times=out["times"])
 
@@ -278,43 +319,47 @@ def parse_json_object(line: str, path, line_no: int) -> dict:
     return row
 
 
+def jsonl_rows(lines: Iterable[str], path, first_line: int = 1):
+    """(line number, dict) for each non-blank line of JSONL text (lines as str.splitlines gives
+    them; `first_line` is the number of the first)."""
+    for line_no, line in enumerate(lines, first_line):
+        if line.strip():
+            yield line_no, parse_json_object(line, path, line_no)
+
+
 def _load_jsonl(path, text_column, label_column, id_column, split_column, time_column=None
                 ) -> Corpus:
     decoded = _open_text(path)
-    content = decoded.text
-
-    def rows():
-        for line_no, line in enumerate(content.splitlines(), 1):
-            if line.strip():
-                yield line_no, parse_json_object(line, path, line_no)
-
-    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column,
-                      time_column)
+    corpus = _collect(jsonl_rows(decoded.text.splitlines(), path), path, text_column,
+                      label_column, id_column, split_column, time_column)
     _record_decode_errors(corpus, decoded)
     return corpus
 
 
-def _load_delimited(path, delimiter, text_column, label_column, id_column, split_column,
-                    time_column=None):
-    decoded = _open_text(path)
-    content = decoded.text
+def delimited_rows(lines: Iterable[str], path, delimiter: str, text_column: str):
+    """(line number, dict) for each row of CSV/TSV text; `lines` keep their line endings (an
+    io.StringIO(text, newline="") or any iterator of such lines). The header must name
+    `text_column`; a row with more fields than the header is a CorpusError."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
+    reader = csv.DictReader(lines, delimiter=delimiter)
     if reader.fieldnames is None:
         raise CorpusError("empty file: no header row", path, 1)
     if text_column not in reader.fieldnames:
         raise CorpusError(f"no column named {text_column!r} in the header "
                           f"(columns: {reader.fieldnames}); choose one with --text-column",
                           path, 1, text_column)
+    for row in reader:
+        if None in row:  # more fields than the header names
+            raise CorpusError(f"{len(reader.fieldnames) + len(row[None])} fields, header has "
+                              f"{len(reader.fieldnames)}", path, reader.line_num)
+        yield reader.line_num, row
 
-    def rows():
-        for row in reader:
-            if None in row:  # more fields than the header names
-                raise CorpusError(f"{len(reader.fieldnames) + len(row[None])} fields, header has "
-                                  f"{len(reader.fieldnames)}", path, reader.line_num)
-            yield reader.line_num, row
 
-    corpus = _collect(rows(), path, text_column, label_column, id_column, split_column,
+def _load_delimited(path, delimiter, text_column, label_column, id_column, split_column,
+                    time_column=None):
+    decoded = _open_text(path)
+    rows = delimited_rows(io.StringIO(decoded.text, newline=""), path, delimiter, text_column)
+    corpus = _collect(rows, path, text_column, label_column, id_column, split_column,
                       time_column)
     _record_decode_errors(corpus, decoded)
     return corpus

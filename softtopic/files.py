@@ -43,3 +43,33 @@ def save_npy_atomic(path: str | Path, array: np.ndarray) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def mapped_buffers(*arrays) -> list:
+    """The `mmap` objects behind memory-mapped arrays (np.memmap, views of one, or the arrays
+    of a SciPy sparse matrix); arrays in memory and copy-on-write maps have none."""
+    import mmap
+    import scipy.sparse as sp
+    found = {}
+    for a in arrays:
+        parts = (a.data, a.indices, a.indptr) if sp.issparse(a) and hasattr(a, "indptr") else (a,)
+        for obj in parts:
+            while obj is not None:
+                if isinstance(obj, np.memmap) and obj.mode == "c":
+                    break
+                if isinstance(obj, mmap.mmap):
+                    found[id(obj)] = obj
+                    break
+                obj = getattr(obj, "_mmap", None) or getattr(obj, "base", None)
+    return list(found.values())
+
+
+def release_pages(buffers) -> None:
+    """Drop this process's resident pages of memory maps (Linux MADV_DONTNEED): the data stays
+    in the OS page cache (and dirty pages of shared maps are still written back), but it no
+    longer counts in this process's RSS. A no-op where madvise is missing."""
+    import mmap
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    for buffer in buffers:
+        if advice is not None and hasattr(buffer, "madvise") and not buffer.closed:
+            buffer.madvise(advice)

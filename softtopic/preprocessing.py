@@ -208,17 +208,24 @@ class Vocabulary:
         except ValueError as e:  # sklearn: "empty vocabulary" / "max_df corresponds to < min_df"
             raise ValueError(f"could not build a vocabulary: {e} (documents: {len(texts)}, "
                              f"settings: {c.to_dict()})") from None
-        self.words = list(vec.get_feature_names_out())
-        self._warn_if_unsegmented(bow)
+        self.set_words(vec.get_feature_names_out(), np.asarray(bow.sum(axis=0)).ravel())
+        return sp.csr_matrix(bow, dtype=np.float32)
+
+    def set_words(self, words, counts: np.ndarray | None = None):
+        """Fix the vocabulary to `words` (in column order); `counts` (each word's occurrences
+        in the training corpus) feed the check for unsegmented text. `fit_transform` and the
+        streaming reader (`softtopic.streaming`) both end here."""
+        self.words = list(words)
+        if counts is not None:
+            self._warn_if_unsegmented(np.asarray(counts))
         self._vectorizer = CountVectorizer(analyzer=self._analyzer,
                                            vocabulary={w: i for i, w in enumerate(self.words)},
                                            dtype=np.float32)
-        return sp.csr_matrix(bow, dtype=np.float32)
+        return self
 
-    def _warn_if_unsegmented(self, bow: sp.csr_matrix):
+    def _warn_if_unsegmented(self, counts: np.ndarray):
         """Warn when most word occurrences are long CJK runs: text without word boundaries
         that the built-in pattern cannot split."""
-        counts = np.asarray(bow.sum(axis=0)).ravel()
         cjk = np.array([CJK_RUN.fullmatch(w) is not None for w in self.words], dtype=bool)
         if self.config.tokenizer is None and counts.sum() and counts[cjk].sum() > counts.sum() / 2:
             note = (f"{counts[cjk].sum() / counts.sum():.0%} of the word occurrences are runs of 5+ "
@@ -226,7 +233,7 @@ class Vocabulary:
                     "so each clause became one word; pass a tokenizer (a callable str -> "
                     "list[str], e.g. jieba.lcut) to split it")
             self.notes.append(note)
-            warnings.warn(note, stacklevel=3)
+            warnings.warn(note, stacklevel=4)
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         if self._vectorizer is None:
@@ -235,12 +242,7 @@ class Vocabulary:
 
     @classmethod
     def from_words(cls, words: list[str], config: PreprocessingConfig | None = None):
-        vocab = cls(config)
-        vocab.words = list(words)
-        vocab._vectorizer = CountVectorizer(analyzer=vocab._analyzer,
-                                            vocabulary={w: i for i, w in enumerate(vocab.words)},
-                                            dtype=np.float32)
-        return vocab
+        return cls(config).set_words(words)
 
     def __len__(self) -> int:
         return len(self.words or [])

@@ -105,7 +105,7 @@ def write_run_files(model, corpus: Corpus, folder: Path, model_name: str, corpus
                    for k, t in enumerate(topics)]}, indent=1))
     np.save(folder / "theta.npy", np.asarray(model.theta_, dtype=np.float32))
     np.save(folder / "topic_word.npy", np.asarray(model.topic_word_, dtype=np.float32))
-    (folder / "ids.json").write_text(json.dumps(corpus.ids))
+    (folder / "ids.json").write_text(json.dumps(list(corpus.ids)))
     if corpus.labels is not None:
         (folder / "labels.json").write_text(json.dumps(corpus.labels))
     (folder / "vocab.json").write_text(json.dumps(model.vocabulary_.words))

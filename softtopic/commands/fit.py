@@ -6,6 +6,8 @@ import time
 
 from ..corpus import load_corpus
 from ..models.build import build_model
+from ..models.neural import NeuralTopicModel
+from ..streaming import stream_corpus
 from ..models.registry import MODELS
 from ..runs import check_run_target, format_topic_table, write_run
 from ..views.engines import use_engine
@@ -75,6 +77,12 @@ def add_parser(sub):
                        help=FLAG_HELP.get(flag))
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="any other constructor parameter (VALUE parsed as JSON when it can be)")
+    p.add_argument("--stream", action="store_true",
+                   help="read the corpus file in blocks instead of loading it: the vocabulary is "
+                   "counted in one pass, the bag of words written to disk in a second and read "
+                   "memory-mapped (neural models; the same model as without --stream)")
+    p.add_argument("--work-dir", help="with --stream: folder for the on-disk bag of words, ids "
+                   "and theta (default: a new temporary folder)")
     p.add_argument("--top-n", type=int, default=10, help="words shown per topic")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_engine_arguments(p)
@@ -98,10 +106,17 @@ def model_kwargs(args) -> dict:
 
 def run(args) -> int:
     check_run_target(args.out, args.overwrite)
-    corpus = load_corpus(args.corpus, text_column=args.text_column,
-                         label_column=args.label_column, id_column=args.id_column,
-                         time_column=args.time_column)
+    columns = dict(text_column=args.text_column, label_column=args.label_column,
+                   id_column=args.id_column, time_column=args.time_column)
+    stream = getattr(args, "stream", False)
+    if stream:   # reads nothing yet: the model's fit makes the passes
+        corpus = stream_corpus(args.corpus, work_dir=getattr(args, "work_dir", None), **columns)
+    else:
+        corpus = load_corpus(args.corpus, **columns)
     model = build_model(args.model, model_kwargs(args), progress=False if args.quiet else None)
+    if stream and not isinstance(model, NeuralTopicModel):
+        raise ValueError(f"--stream works with the neural models; {args.model} reads the whole "
+                         "corpus in memory (drop --stream)")
     engine = engine_from_args(args)
     t0 = time.perf_counter()
     with use_engine(engine):  # the views fit computes run there

@@ -9,6 +9,7 @@ The training documents: a model remembers the ids of the documents it was fitted
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -24,14 +25,32 @@ class ExploreMixin:
 
     # ------------------------------------------------------------------ training documents
     def _remember_documents(self, corpus):
-        self.document_ids_ = list(corpus.ids)
-        self.documents_ = corpus.texts
+        """Keep the ids (a list, or for a streamed corpus its ids on disk) and the texts when
+        the corpus holds them; a streamed corpus does not (`texts_not_kept_` says so)."""
+        ids = corpus.ids
+        self.document_ids_ = list(ids) if isinstance(ids, (list, tuple)) else ids
+        if getattr(corpus, "is_stream", False):
+            self.documents_ = None
+            self.texts_not_kept_ = (f"the texts were not kept: the model was fitted on "
+                                    f"{corpus.source}, streamed from disk")
+        else:
+            self.documents_ = corpus.texts
+            self.texts_not_kept_ = None
         self._search_indexes = {}
 
-    def _training_texts(self, texts: Sequence[str] | None) -> Sequence[str] | None:
-        """`texts` (checked against the training set) or the remembered ones, or None."""
+    def _why_no_texts(self) -> str:
+        why = getattr(self, "texts_not_kept_", None)
+        return f" ({why}; e.g. texts=load_corpus(path).texts)" if why else ""
+
+    def _training_texts(self, texts: Sequence[str] | None, warn: bool = True
+                        ) -> Sequence[str] | None:
+        """`texts` (checked against the training set) or the remembered ones, or None (with a
+        warning when a streamed fit did not keep them)."""
         self._check_fitted()
         if texts is None:
+            if warn and getattr(self, "texts_not_kept_", None):
+                warnings.warn(f"{self.texts_not_kept_}: the result shows no texts; pass texts= "
+                              "to show them", stacklevel=3)
             return getattr(self, "documents_", None)
         if isinstance(texts, str) or len(texts) != len(self.theta_):
             raise ValueError(f"texts must be the {len(self.theta_)} training documents in "
@@ -152,9 +171,10 @@ class ExploreMixin:
                          texts: Sequence[str] | None = None) -> pd.DataFrame:
         """Per time bin and topic: the topic's share, its documents, and the words it uses
         in that bin's documents (needs the training texts)."""
-        texts = self._training_texts(texts)
+        texts = self._training_texts(texts, warn=False)
         if texts is None:
-            raise ValueError("topics_over_time needs the training texts: pass texts=")
+            raise ValueError("topics_over_time needs the training texts: pass texts="
+                             + self._why_no_texts())
         bow = self.vocabulary_.transform(texts)
         return _topics_over_time(self.theta_, self.topic_word_distribution(), bow,
                                  self.vocabulary_.words, timestamps, bins, top_n, self._empty())

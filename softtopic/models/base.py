@@ -181,7 +181,7 @@ class TopicModel(ExploreMixin):
                 "topic_labels": getattr(self, "topic_labels_", None),
                 "custom_labels": {str(k): v for k, v in
                                   (getattr(self, "custom_labels_", None) or {}).items()},
-                "document_ids": getattr(self, "document_ids_", None)}
+                "document_ids": _id_list(getattr(self, "document_ids_", None))}
 
     def _restore(self, config: dict, tensors: dict[str, torch.Tensor]):
         from ..preprocessing import Vocabulary
@@ -281,6 +281,11 @@ def _check_shapes(path: Path, state: dict, tensors: dict) -> None:
     if theta.ndim != 2 or theta.shape[1] != topic_word.shape[0]:
         raise ModelFileError(f"{path}: theta has shape {tuple(theta.shape)} but topic_word has "
                              f"{topic_word.shape[0]} topics")
+
+
+def _id_list(ids):
+    """Document ids as a JSON list (a streamed corpus keeps them on disk, not in a list)."""
+    return None if ids is None else [str(i) for i in ids]
 
 
 def _jsonable(params: dict) -> dict:

@@ -8,8 +8,10 @@ the same code for every model.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,7 +21,8 @@ import torch
 from ..corpus import Corpus, as_corpus
 from ..params import Device, Number, OneOf, Sizes, positive_integer, positive_number
 from ..preprocessing import PreprocessingConfig, Vocabulary, empty_rows
-from ..training import TrainingConfig, infer, train
+from ..streaming import TextsNotKept, _npy_header
+from ..training import MappedPages, Trainer, TrainingConfig, infer
 from ..views.sentence import DEFAULT_ENCODER, SentenceEmbeddings
 from .backbone import VariationalTopicModel
 from .base import TopicModel
@@ -79,6 +82,10 @@ class BuildContext:
     @property
     def loading(self) -> bool:
         return self.features is None
+
+
+def _npy_header_placeholder(shape=(0, 0)) -> bytes:
+    return _npy_header(np.float32, shape)
 
 
 def parse_input(spec) -> tuple[str, ...]:
@@ -205,7 +212,14 @@ class NeuralTopicModel(TopicModel):
                 if name not in FEATURE_PROVIDERS:
                     raise ValueError(f"feature {name!r} has no provider and was not passed in "
                                      f"features=; known: {sorted(FEATURE_PROVIDERS)}")
-                features.update(FEATURE_PROVIDERS[name](self, corpus, self.vocabulary_, bow))
+                try:
+                    features.update(FEATURE_PROVIDERS[name](self, corpus, self.vocabulary_, bow))
+                except TextsNotKept:
+                    raise ValueError(
+                        f"feature {name!r} is computed from the texts, which a streamed corpus "
+                        f"({corpus.source}) does not hold in memory; compute it separately and "
+                        "pass it in features= (a memory-mapped array is read in minibatches)"
+                    ) from None
         return features
 
     def _check_given(self, given: dict, n_documents: int) -> dict:
@@ -230,7 +244,11 @@ class NeuralTopicModel(TopicModel):
         """The vocabulary words (in column order) that `fit(X)` will use with these settings;
         precomputed target features (e.g. an LM's restricted logits) must follow this order."""
         vocabulary = Vocabulary(PreprocessingConfig.of(self))
-        vocabulary.fit_transform(as_corpus(X).texts)
+        corpus = as_corpus(X)
+        if getattr(corpus, "is_stream", False):
+            corpus.fit_vocabulary(vocabulary)      # one pass over the file, no bag of words
+        else:
+            vocabulary.fit_transform(corpus.texts)
         return list(vocabulary.words)
 
     @staticmethod
@@ -256,18 +274,25 @@ class NeuralTopicModel(TopicModel):
 
     # ------------------------------------------------------------------ fit / transform
     def fit(self, X, y=None, features: dict | None = None):
-        """Fit on documents (list of str, a Corpus, or a corpus file path).
+        """Fit on documents (list of str, a Corpus, a corpus file path, or a corpus file to
+        stream from disk: `softtopic.stream_corpus(path)`).
 
         features: optional precomputed arrays by feature name, one row per document (e.g.
-        {"lm_hidden": H, "lm_logits": L} from an LM run elsewhere); they are used instead of
-        computing those features. A target's columns follow `vocabulary_for(X)`.
+        {"lm_hidden": H, "lm_logits": L} from an LM run elsewhere; memory maps are read in
+        minibatches); they are used instead of computing those features. A target's columns
+        follow `vocabulary_for(X)`.
+
+        A streamed corpus (`softtopic.streaming`) is read in two passes and never held in
+        memory: the bag of words is a memory-mapped CSR matrix on disk, `theta_` a memory map
+        in the stream's work folder, `document_ids_` ids on disk, and `documents_` None (the
+        texts are not kept). The fitted model equals the one fitted in memory (same seed).
         """
         self._validate_params()
         self._check_input_known(features)
         corpus = as_corpus(X)
-        self._remember_documents(corpus)
         self.vocabulary_ = Vocabulary(PreprocessingConfig.of(self))
-        bow = self.vocabulary_.fit_transform(corpus.texts)
+        bow = corpus.fit_bag_of_words(self.vocabulary_)
+        self._remember_documents(corpus)
         self.empty_documents_ = empty_rows(bow)
         rows = self._training_rows(len(corpus))
         self._report_empty(corpus)
@@ -282,12 +307,148 @@ class NeuralTopicModel(TopicModel):
         ctx = BuildContext(self.n_topics, self.vocabulary_, self._feature_dims(features),
                            features, rows)
         self.module_ = self._build_module(ctx)
-        self.history_ = train(self.module_, features, rows, self._training_config())
+        self._trainer = Trainer(self.module_, self._training_config())
+        self.history_ = self._trainer.run(features, rows, self.epochs)
         self.feature_dims_ = ctx.feature_dims
         self.topic_word_ = self.module_.topic_word().cpu().numpy().astype(np.float32)
-        self.theta_ = self._theta(features, len(corpus), self.empty_documents_)
+        theta = corpus.new_array("theta", (len(corpus), self.n_topics))
+        self.theta_ = self._theta(features, len(corpus), self.empty_documents_, out=theta)
         self._after_fit(ctx)
         return self
+
+    # ------------------------------------------------------------------ online training
+    def partial_fit(self, X, y=None, vocabulary=None, features: dict | None = None):
+        """Continue training on new documents: one pass (epoch) over X, with the same module
+        and optimiser (Adam state, shuffling generator) as the calls before.
+
+        The first call fixes the vocabulary: from `vocabulary` (a list of words or a
+        `Vocabulary`) when given, else from these documents with the model's vocab_size /
+        min_df / max_df; later calls keep it (their words outside it are ignored). A model
+        fitted with `fit` (in this session) continues with its own optimiser; a loaded one
+        with a new optimiser. lr_schedule is not applied (a stream has no planned length).
+        After a call, theta_, document_ids_, documents_ and empty_documents_ describe that
+        call's documents; topic_word_ is the model so far; history_ gathers every epoch.
+        """
+        corpus = as_corpus(X)
+        first = getattr(self, "module_", None) is None
+        if first:
+            self._validate_params()
+            self._check_input_known(features)
+            self.vocabulary_ = self._given_vocabulary(vocabulary)
+            if self.vocabulary_ is None:
+                self.vocabulary_ = Vocabulary(PreprocessingConfig.of(self))
+                bow = corpus.fit_bag_of_words(self.vocabulary_)
+            else:
+                bow = self._bag_of_words(corpus)
+        else:
+            given = self._given_vocabulary(vocabulary)
+            if given is not None and given.words != self.vocabulary_.words:
+                raise ValueError("vocabulary= differs from the vocabulary the first partial_fit "
+                                 f"fixed ({len(self.vocabulary_)} words); a model's vocabulary "
+                                 "cannot change (pass no vocabulary after the first call)")
+            bow = self._bag_of_words(corpus)
+        self._remember_documents(corpus)
+        self.empty_documents_ = empty_rows(bow)
+        rows = self._training_rows(len(corpus))
+        if len(rows) < 2:
+            raise ValueError(f"partial_fit needs at least two documents with vocabulary words; "
+                             f"these have {len(rows)} of {len(corpus)}")
+        needed = {*self._input_features(), self._target_feature(), *self._extra_features()}
+        features = self._compute_features(corpus, bow, needed, features)
+        dims = self._feature_dims(features)
+        if first:
+            if self.n_topics > len(self.vocabulary_):
+                raise ValueError(f"n_topics={self.n_topics} exceeds the vocabulary size "
+                                 f"({len(self.vocabulary_)} words)")
+            ctx = BuildContext(self.n_topics, self.vocabulary_, dims, features, rows)
+            self.module_ = self._build_module(ctx)
+            self.feature_dims_ = ctx.feature_dims
+            self.history_ = {"loss": [], "parts": [], "seconds": []}
+        else:
+            changed = {k: (self.feature_dims_[k], v) for k, v in dims.items()
+                       if k in self.feature_dims_ and self.feature_dims_[k] != v}
+            if changed:
+                raise ValueError(f"features have other widths than in the first call "
+                                 f"(name: (before, now)): {changed}")
+        if getattr(self, "_trainer", None) is None or self._trainer.module is not self.module_:
+            config = self._training_config()
+            config.lr_schedule = None
+            self._trainer = Trainer(self.module_, config)
+        step = self._trainer.run(features, rows, 1)
+        for key in self.history_:
+            self.history_[key].extend(step[key])
+        self.topic_word_ = self.module_.topic_word().cpu().numpy().astype(np.float32)
+        theta = corpus.new_array("theta", (len(corpus), self.n_topics))
+        self.theta_ = self._theta(features, len(corpus), self.empty_documents_, out=theta)
+        return self
+
+    def _given_vocabulary(self, vocabulary) -> Vocabulary | None:
+        if vocabulary is None:
+            return None
+        if isinstance(vocabulary, Vocabulary):
+            if vocabulary.words is None:
+                raise ValueError("vocabulary= is a Vocabulary that is not fitted yet")
+            return vocabulary
+        if isinstance(vocabulary, str) or not all(isinstance(w, str) for w in vocabulary):
+            raise ValueError("vocabulary= must be a list of words (str) or a Vocabulary")
+        words = list(vocabulary)
+        if len(set(words)) != len(words):
+            raise ValueError("vocabulary= has repeated words")
+        if not words:
+            raise ValueError("vocabulary= is empty")
+        return Vocabulary.from_words(words, PreprocessingConfig.of(self))
+
+    def _bag_of_words(self, corpus):
+        if getattr(corpus, "is_stream", False):
+            raise ValueError("partial_fit takes documents in memory (a list of texts or a "
+                             "Corpus) after the vocabulary is fixed; read a file in blocks "
+                             "with softtopic.stream_corpus(path).blocks(n)")
+        return self.vocabulary_.transform(corpus.texts)
+
+    # ------------------------------------------------------------------ streamed transform
+    def transform_file(self, X, out, chunk_documents: int = 16384,
+                       features: dict | None = None) -> np.ndarray:
+        """theta for the documents of a corpus file, read in blocks of `chunk_documents` and
+        written in chunks to the .npy file `out` (a temporary name, renamed when complete);
+        returns it memory-mapped. Equals `transform` on the same documents in memory.
+        X: a path or a `softtopic.stream_corpus(...)` (for column names). features: precomputed
+        input arrays with one row per document of the file (memory maps are read block by
+        block); input features not given are computed per block, as `transform` would."""
+        from ..streaming import CorpusStream
+        from ..files import temporary_path
+        self._check_fitted()
+        stream = X if isinstance(X, CorpusStream) else CorpusStream(X)
+        out = Path(out)
+        batch = 2048   # infer's batch: blocks of a multiple of it draw the same noise
+        chunk_documents = max(batch, chunk_documents // batch * batch)
+        generator = torch.Generator().manual_seed(self.seed)
+        tmp = temporary_path(out)
+        file = open(tmp, "wb")
+        n = 0
+        try:
+            file.write(_npy_header_placeholder())
+            for texts in stream.blocks(chunk_documents):
+                corpus = Corpus(texts)
+                bow = self.vocabulary_.transform(texts)
+                given = {k: v[n:n + len(texts)] for k, v in (features or {}).items()}
+                block = self._compute_features(corpus, bow, self._input_features(), given)
+                theta = self._theta(block, len(texts), empty_rows(bow), generator=generator)
+                file.write(np.ascontiguousarray(theta, np.float32).tobytes())
+                n += len(texts)
+            if features and any(len(v) != n for v in features.values()):
+                raise ValueError(f"features have {[len(v) for v in features.values()]} rows; "
+                                 f"{stream.path} has {n} documents")
+            file.seek(0)
+            file.write(_npy_header_placeholder((n, self.n_topics)))
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+            os.replace(tmp, out)
+        except BaseException:
+            file.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        return np.load(out, mmap_mode="r")
 
     def _after_fit(self, ctx: BuildContext):
         """Hook for presets that derive something from the trained module (e.g. topic groups)."""
@@ -304,12 +465,22 @@ class NeuralTopicModel(TopicModel):
                   f"left out of training (ids: {ids}{' ...' if n > 10 else ''}); see "
                   "model.empty_documents_", file=sys.stderr)
 
-    def _theta(self, features: dict, n_documents: int, empty: np.ndarray) -> np.ndarray:
+    def _theta(self, features: dict, n_documents: int, empty: np.ndarray,
+               out: np.ndarray | None = None, generator=None) -> np.ndarray:
+        """theta of documents 0..n-1 of `features`, written into `out` when given (a memory map
+        for a streamed corpus) and normalised in place, block by block."""
         theta = infer(self.module_, features, np.arange(n_documents), self.n_samples, self.seed,
-                      self.device)
+                      self.device, out=out, generator=generator)
         if any(f.startswith("bow") for f in self._input_features()) and len(empty):
             theta[empty] = 1.0 / self.n_topics
-        return theta / theta.sum(axis=1, keepdims=True)
+        pages = MappedPages(theta, every=1)
+        for start in range(0, n_documents, 65536):
+            block = theta[start:start + 65536]
+            block /= block.sum(axis=1, keepdims=True)
+            pages.tick()
+        if isinstance(theta, np.memmap):
+            theta.flush()
+        return theta
 
     def fit_transform(self, X, y=None, features: dict | None = None) -> np.ndarray:
         return self.fit(X, y, features=features).theta_
