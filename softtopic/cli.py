@@ -10,7 +10,7 @@ from . import __version__
 from .corpus import CorpusError
 from .llm import LLMError
 
-COMMANDS = ["fit", "demo", "soft_labels", "embed", "evaluate"]
+COMMANDS = ["fit", "transform", "demo", "soft_labels", "embed", "evaluate"]
 COMMANDS += ["bench", "bench_report", "prepare_dataset"]  # benchmark harness
 COMMANDS += ["search", "label", "report"]  # after the fit: explore and show
 

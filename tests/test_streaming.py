@@ -335,3 +335,24 @@ def test_undecodable_bytes_are_counted_as_in_memory(tmp_path):
     assert (stream.decode_errors, stream.first_decode_error) == \
         (corpus.decode_errors, corpus.first_decode_error) == (2, "line 8")
     assert list(stream.iter_texts()) == corpus.texts
+
+
+def test_transform_command_writes_the_models_theta_of_a_new_file(tmp_path):
+    from softtopic import load
+    from softtopic.cli import main
+    texts = [f"{w} {w} rocket orbit" if i % 2 else f"{w} hockey team goal"
+             for i, w in enumerate(["alpha", "beta", "gamma", "delta"] * 15)]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
+                             for i, t in enumerate(texts)))
+    assert main(["fit", str(train), "--model", "prodlda", "--k", "3", "--epochs", "2",
+                 "--min-df", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    new = tmp_path / "new.txt"
+    new_texts = ["rocket orbit alpha", "hockey goal team", "gamma rocket"]
+    new.write_text("\n".join(new_texts) + "\n")
+    assert main(["transform", str(tmp_path / "run"), str(new), "--out",
+                 str(tmp_path / "theta.npy")]) == 0
+    theta = np.load(tmp_path / "theta.npy")
+    expected = load(tmp_path / "run" / "model").transform(new_texts)
+    np.testing.assert_allclose(theta, expected, atol=1e-6)
+    np.testing.assert_allclose(theta.sum(1), 1, atol=1e-5)
