@@ -90,7 +90,7 @@ class Timed:
     def map_batches(self, worker, columns, batch_rows):
         self.t0 = time.time()
         for batch in self.engine.map_batches(TimedWorker(worker), columns, batch_rows):
-            t_start, t_end = batch.pop("t_start"), batch.pop("t_end")
+            t_start, t_end = batch.pop("t_start"), batch.pop("t_end")  # the view pops the rest
             # a Ray block may hold several worker batches: one record per distinct start
             for s in np.unique(t_start):
                 sel = t_start == s

@@ -75,6 +75,18 @@ def test_ray_lm_view_equals_local_and_is_read_locally(lm_path, local_view, tmp_p
     assert_same_view(local_view, result)
     assert view.report_["engine"]["workers"] == 2 and not view.report_["from_cache"]
     assert view.report_["timings"]["computed_documents"] == len(TEXTS)
+    # the workers' token counts reach the report: the same tokens and padding as a local run
+    local_run = lm_view(lm_path, tmp_path / "again", LocalEngine())
+    local_run(TEXTS, VOCAB)
+    for key in ("tokens_per_second", "padding_share"):
+        assert view.report_["timings"][key] is not None
+    ray_tokens = view.report_["timings"]["tokens_per_second"] * \
+        view.report_["timings"]["forward_seconds"]
+    local_tokens = local_run.report_["timings"]["tokens_per_second"] * \
+        local_run.report_["timings"]["forward_seconds"]
+    assert round(ray_tokens) == round(local_tokens)
+    assert view.report_["timings"]["padding_share"] == pytest.approx(
+        local_run.report_["timings"]["padding_share"], abs=0.05)
     # the same cache, read by the local engine without computing anything
     again = lm_view(lm_path, tmp_path, LocalEngine())
     assert_same_view(result, again(TEXTS, VOCAB))

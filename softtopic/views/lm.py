@@ -458,10 +458,11 @@ class LanguageModelView:
         assembler = ChunkAssembler(view.n_rows, view.chunk_size, todo)
         for batch in engine.map_batches(self.worker(vocab_words), columns, view.chunk_size):
             seconds, prompt_tokens = batch.pop("seconds"), batch.pop("prompt_tokens")
+            padded_tokens = batch.pop("padded_tokens")
             self._stats["seconds"] += float(np.sum(seconds))
             self._stats["documents"] += len(seconds)
-            self._stats["tokens"] += int(np.sum(prompt_tokens))
-            self._stats["padded_tokens"] += int(np.sum(prompt_tokens))  # per-worker padding unknown
+            self._stats["tokens"] += round(float(np.sum(prompt_tokens)))
+            self._stats["padded_tokens"] += round(float(np.sum(padded_tokens)))
             if getattr(self, "_bar", None) is not None:
                 self._bar.update(len(seconds))
             yield from assembler.add(batch)
@@ -666,8 +667,9 @@ class LanguageModelView:
 
 class LanguageModelViewWorker:
     """The LM view's work as an engine runs it: `build()` (once per worker process) loads the
-    model and returns a function from a batch {"row", "text"} to its view rows, with the
-    forward seconds and prompt tokens of each row for the driver's report."""
+    model and returns a function from a batch {"row", "text"} to its view rows, with each row's
+    share of the batch's forward seconds, prompt tokens and padded tokens for the driver's
+    report."""
 
     def __init__(self, params: dict, vocab_words: list[str]):
         self.params, self.vocab_words = params, vocab_words
@@ -682,10 +684,11 @@ class LanguageModelViewWorker:
             before = dict(view._stats)
             out = view.compute(texts)
             n = len(texts)
-            seconds = view._stats["seconds"] - before["seconds"]
-            tokens = view._stats["tokens"] - before["tokens"]
-            return {"row": np.asarray(batch["row"]), **out,
-                    "seconds": np.full(n, seconds / n), "prompt_tokens": np.full(n, tokens / n)}
+            spent = {k: (view._stats[k] - before[k]) / n
+                     for k in ("seconds", "tokens", "padded_tokens")}
+            return {"row": np.asarray(batch["row"]), **out, "seconds": np.full(n, spent["seconds"]),
+                    "prompt_tokens": np.full(n, spent["tokens"]),
+                    "padded_tokens": np.full(n, spent["padded_tokens"])}
         return run
 
 
