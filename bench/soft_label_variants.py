@@ -5,12 +5,17 @@ For each corpus the document embeddings, the vocabulary's word embeddings (lone 
 fits `SoftLabelTM(teacher="encoder")` with precomputed `encoder_logits` built from them, so the
 variants differ only in the soft label:
 
-    base          50 * cos(document, word)                       (today's encoder teacher)
+    base          50 * cos(document, word), the paper's setting otherwise (PAPER_SETTING:
+                  no bag of words in the target, CTM's dropouts)
+    default       the same logits with SoftLabelTM's defaults (registry softlabel-encoder)
     centre        hub_correction="centre": each word's mean logit over the corpus subtracted
     csls          base minus each word's mean of its 10 highest document logits (CSLS)
     tmpl, tmplc   word embedded as "a text about {word}" (tmplc: and centred)
     +mixA         bow_mix=A: target (1 - A) softmax(L / tau) + A * normalised bag of words
     +topK, +tauT  the target's top_k / tau
+    +nbK          bow_neighbours=K: the mixed words are the mean bag of words of the document
+                  and its K - 1 nearest neighbours (embedding cosine)
+    +dX, +tdX     dropout / theta_dropout; +epN epochs; +p:name=value any model parameter
 
 Baselines (zeroshot, prodlda, combined, fastopic, bertopic) read the same embeddings. One JSON
 line per fit goes to --out; `--table` prints the mean table of one or more such files.
@@ -66,8 +71,11 @@ def logits_for(spec: str, d: Path, Eu, bow):
     """'tmplc+mix0.3+top50' -> (encoder logits, extra SoftLabelTM parameters). Centring and
     mixing are the model's own parameters (hub_correction, bow_mix); CSLS and the template
     change the teacher's logits here."""
+    from softtopic.models.presets import PAPER_SETTING
     parts = spec.split("+")
-    base, extra = parts[0], {}
+    base = parts[0]
+    # "default": SoftLabelTM's defaults; every other base starts from the paper's setting
+    extra = {} if base == "default" else dict(PAPER_SETTING)
     W = np.load(d / ("W_tmpl.npy" if base.startswith("tmpl") else "W.npy"))
     L = 50.0 * (Eu @ unit(W).T)
     if base in ("centre", "tmplc"):
@@ -81,6 +89,19 @@ def logits_for(spec: str, d: Path, Eu, bow):
             extra["top_k"] = int(p[3:])
         elif p.startswith("mix"):
             extra["bow_mix"] = float(p[3:])
+        elif p.startswith("nb"):         # nbK: bow_neighbours=K (mix the neighbourhood words)
+            extra["bow_neighbours"] = int(p[2:])
+        elif p.startswith("td"):         # tdX: theta_dropout=X
+            extra["theta_dropout"] = float(p[2:])
+        elif p.startswith("d"):          # dX: dropout=X
+            extra["dropout"] = float(p[1:])
+        elif p.startswith("ep"):
+            extra["epochs"] = int(p[2:])
+        elif p.startswith("p:"):         # p:name=value: any model parameter (JSON value)
+            name, value = p[2:].split("=")
+            extra[name] = json.loads(value)
+        else:
+            raise SystemExit(f"unknown variant part {p!r} in {spec!r}")
     return L.astype(np.float32), extra
 
 
@@ -124,10 +145,13 @@ def run(a):
         for v in a.variants.split(","):
             kw = dict(n_topics=a.k, seed=seed, progress=False)
             t = time.time()
-            if v in ("zeroshot", "combined"):
-                m = {"zeroshot": ZeroShotTM, "combined": CombinedTM}[v](**kw)
+            name, *opts = v.split("+")
+            kw.update({o[2:].split("=")[0]: json.loads(o[2:].split("=")[1]) for o in opts
+                       if o.startswith("p:") and name in ("zeroshot", "combined", "prodlda")})
+            if name in ("zeroshot", "combined"):
+                m = {"zeroshot": ZeroShotTM, "combined": CombinedTM}[name](**kw)
                 theta = m.fit_transform(texts, features={"embedding": E})
-            elif v == "prodlda":
+            elif name == "prodlda":
                 m = ProdLDA(**kw)
                 theta = m.fit_transform(texts)
             elif v in ("fastopic", "bertopic"):
@@ -137,7 +161,7 @@ def run(a):
                 theta = m.fit_transform(texts)
             else:
                 L, extra = logits_for(v, d, Eu, bow)
-                m = SoftLabelTM(teacher="encoder", **kw, **extra)
+                m = SoftLabelTM(teacher="encoder", **{**kw, **extra})
                 theta = m.fit_transform(texts, features={"embedding": E, "encoder_logits": L})
             r = evaluate(m, theta, texts, labels, stats, time.time() - t)
             print(json.dumps({"corpus": a.corpus, "k": a.k, "seed": seed, "variant": v, **r}),

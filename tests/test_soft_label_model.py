@@ -291,12 +291,21 @@ def test_a_hub_word_teacher_is_recovered_with_the_hubness_correction_only(seed):
     texts, planted, theta, p, words = planted_corpus(n_docs=600)
     hidden = (theta @ np.random.default_rng(1).normal(size=(5, 16))).astype(np.float32)
     recovered = {}
-    for correction in ("none", "centre"):
-        model = SoftLabelTM(5, epochs=60, progress=False, seed=seed, hub_correction=correction)
-        logits = _hub_teacher(model, texts, p, words)
-        model.fit(texts, features={"lm_hidden": hidden, "lm_logits": logits})
-        recovered[correction] = sum(matched(planted, model.get_topics(10)))
-    assert recovered["centre"] == 5 and recovered["none"] <= 3, recovered
+    settings = {"pure soft label": dict(epochs=60, bow_mix=0.0), "defaults": {}}
+    for setting, kwargs in settings.items():
+        for correction in ("none", "centre"):
+            model = SoftLabelTM(5, progress=False, seed=seed, hub_correction=correction,
+                                **kwargs)
+            logits = _hub_teacher(model, texts, p, words)
+            model.fit(texts, features={"lm_hidden": hidden, "lm_logits": logits})
+            recovered[setting, correction] = sum(matched(planted, model.get_topics(10)))
+    # the pure soft label finds the hubs' topics only with the correction (measured: 0 vs 5);
+    # at the defaults half of the target is the neighbourhood's words, which dilutes the hubs
+    # (measured without the correction: 5 / 4 / 3 topics for seeds 0-2), and the correction
+    # still gives all five
+    assert recovered["pure soft label", "centre"] == 5, recovered
+    assert recovered["pure soft label", "none"] <= 3, recovered
+    assert recovered["defaults", "centre"] == 5, recovered
 
 
 def test_bow_mix_trains_through_the_tiny_lm(tmp_path):

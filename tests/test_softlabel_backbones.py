@@ -92,7 +92,11 @@ def test_get_params_round_trip_and_one_definition_of_the_soft_label(name):
     assert model.default_input == "embedding"        # the encoder teacher's input
     # the soft-label parameters are defined once, in SoftLabelPreset
     assert issubclass(klass, SoftLabelPreset) and "__init__" not in klass.__dict__
-    assert "__init__" not in SoftLabelTM.__dict__
+    # SoftLabelTM only re-defaults the four parameters of the paper's setting (issue 10)
+    import inspect
+    from softtopic.models.presets import PAPER_SETTING
+    own = set(inspect.signature(SoftLabelTM.__init__).parameters) - {"self", "n_topics", "kwargs"}
+    assert own == set(PAPER_SETTING)
     with pytest.raises(ValueError, match="teacher must be one of"):
         klass(7, teacher="bert", epochs=1).fit(["aaa bbb"] * 10)
 

@@ -38,7 +38,7 @@ MODEL_FLAGS = {
     "min_token_length": int, "token_pattern": str, "stopwords": stopword_list,
     # soft-label models (softtopic/models/presets.py: SoftLabelPreset)
     "lm": str, "teacher": str, "tau": float, "lambda": float, "divergence": str, "top_k": int,
-    "instruction": str, "max_document_tokens": int, "bow_mix": float,
+    "instruction": str, "max_document_tokens": int, "bow_mix": float, "bow_neighbours": int,
     "hub_correction": str, "store_top_k": int,
     "student": str,  # BAT: the student preset
     "word_vectors": str, "passes": int,   # ETM/ECRTM word-vector file; LDA passes

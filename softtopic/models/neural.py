@@ -43,6 +43,19 @@ def feature_provider(*names: str):
     return register
 
 
+# feature name -> function(estimator, corpus, features, bow) -> {name: array}: a feature computed
+# from the fit's other features (e.g. the neighbourhood bag of words, from the input's nearest
+# neighbours), after them.
+DERIVED_FEATURES: dict[str, Callable] = {}
+
+
+def derived_feature(name: str):
+    def register(fn):
+        DERIVED_FEATURES[name] = fn
+        return fn
+    return register
+
+
 @feature_provider("bow")
 def _bow_feature(model, corpus, vocabulary, bow):
     return {"bow": bow}
@@ -207,7 +220,8 @@ class NeuralTopicModel(TopicModel):
         """The arrays `names`, taken from `given` (precomputed by the user) when there, else
         computed by their providers."""
         features = self._check_given(given or {}, len(corpus))
-        for name in sorted(names):
+        derived = sorted(n for n in names if n in DERIVED_FEATURES and n not in features)
+        for name in sorted(set(names) - set(derived)):
             if name not in features:
                 if name not in FEATURE_PROVIDERS:
                     raise ValueError(f"feature {name!r} has no provider and was not passed in "
@@ -220,6 +234,8 @@ class NeuralTopicModel(TopicModel):
                         f"({corpus.source}) does not hold in memory; compute it separately and "
                         "pass it in features= (a memory-mapped array is read in minibatches)"
                     ) from None
+        for name in derived:
+            features.update(DERIVED_FEATURES[name](self, corpus, features, bow))
         return features
 
     def _check_given(self, given: dict, n_documents: int) -> dict:

@@ -49,8 +49,9 @@ class SoftLabelTarget:
 
     bow_mix = a in [0, 1] mixes the document's own words into the target, BAT-style:
     (1 - a) softmax(l_V / tau) + a bow_d / |bow_d|. A document with no vocabulary word keeps
-    the pure soft label. The target then also reads the "bow" feature. It works for any teacher
-    (LM or encoder): it only changes the target.
+    the pure soft label. The target then also reads `bow_feature` ("bow"; "bow_neighbours" for
+    the neighbourhood bag of words, `softtopic.models.neighbour_words`, whose rows already sum
+    to 1). It works for any teacher (LM or encoder): it only changes the target.
 
     word_offset (V,): subtracted from every document's raw logits before the softmax. The
     hubness correction ("centre") passes each word's mean logit over the training corpus, so a
@@ -69,7 +70,8 @@ class SoftLabelTarget:
 
     def __init__(self, feature: str = "lm_logits", tau: float = 3.0, weight: float = 1e3,
                  divergence: str = "kl", top_k: int | None = None, bow_mix: float = 0.0,
-                 word_offset: torch.Tensor | None = None, stored_top_k: int | None = None):
+                 word_offset: torch.Tensor | None = None, stored_top_k: int | None = None,
+                 bow_feature: str = "bow"):
         if divergence not in self.DIVERGENCES:
             raise ValueError(f"divergence must be one of {self.DIVERGENCES}, got {divergence!r}")
         if not tau > 0:
@@ -87,7 +89,8 @@ class SoftLabelTarget:
         self.stored_top_k = stored_top_k
         self.feature, self.tau, self.weight = feature, tau, weight
         self.divergence, self.top_k, self.bow_mix = divergence, top_k, bow_mix
-        self.features = (feature, "bow") if bow_mix > 0 else None
+        self.bow_feature = bow_feature
+        self.features = (feature, bow_feature) if bow_mix > 0 else None
         self.word_offset = word_offset
 
     def distribution(self, raw_target_logits: torch.Tensor, bow: torch.Tensor | None = None
@@ -124,6 +127,7 @@ class SoftLabelTarget:
     def describe(self) -> dict:
         return {"target": self.feature, "loss": self.divergence, "tau": self.tau,
                 "weight": self.weight, "top_k": self.top_k, "bow_mix": self.bow_mix,
+                "mixed_words": self.bow_feature if self.bow_mix > 0 else None,
                 "word_offset": None if self.word_offset is None else "per-word corpus mean",
                 "stored_top_k": self.stored_top_k}
 
