@@ -103,19 +103,23 @@ def test_bad_neighbour_counts_are_named():
                                    "encoder_logits": np.zeros((6, n), np.float32)})
 
 
-def test_a_streamed_corpus_asks_for_own_words(tmp_path):
+def test_a_streamed_fit_equals_the_in_memory_fit(tmp_path):
     from softtopic import stream_corpus
+    fruit = ["apple", "banana", "cherry", "damson", "elder", "grape", "lemon"]
+    texts = [f"{fruit[i % 7]} {fruit[(3 * i) % 7]} {fruit[(i // 7) % 7]}" for i in range(40)]
     path = tmp_path / "c.jsonl"
-    path.write_text("".join(json.dumps({"text": f"apple banana cherry{i % 4} date"}) + "\n"
-                            for i in range(12)))
-    model = SoftLabelTM(2, teacher="encoder", epochs=1, progress=False)
-    n = len(model.vocabulary_for(str(path)))
-    given = {"embedding": np.random.default_rng(0).normal(size=(12, 4)).astype(np.float32),
-             "encoder_logits": np.zeros((12, n), np.float32)}
-    with pytest.raises(ValueError, match="bow_neighbours=10 .* streamed corpus"):
-        model.fit(stream_corpus(path, work_dir=tmp_path / "w"), features=given)
-    SoftLabelTM(2, teacher="encoder", epochs=1, progress=False, bow_neighbours=1).fit(
-        stream_corpus(path, work_dir=tmp_path / "w2"), features=given)
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    kwargs = dict(teacher="encoder", epochs=3, progress=False, bow_neighbours=5)
+    n = len(SoftLabelTM(2, **kwargs).vocabulary_for(texts))
+    rng = np.random.default_rng(0)
+    given = {"embedding": rng.normal(size=(40, 4)).astype(np.float32),
+             "encoder_logits": rng.normal(size=(40, n)).astype(np.float32)}
+    memory = SoftLabelTM(2, **kwargs).fit(texts, features=given)
+    streamed = SoftLabelTM(2, **kwargs).fit(stream_corpus(path, work_dir=tmp_path / "w"),
+                                            features=given)
+    np.testing.assert_allclose(streamed.topic_word_, memory.topic_word_, atol=1e-6)
+    own = SoftLabelTM(2, **{**kwargs, "bow_neighbours": 1}).fit(texts, features=given)
+    assert not np.allclose(own.topic_word_, memory.topic_word_)
 
 
 def test_neighbourhood_words_through_the_tiny_lm(tmp_path):

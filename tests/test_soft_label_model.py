@@ -114,11 +114,13 @@ def test_cli_flags_reach_the_model():
     fit.add_parser(parser.add_subparsers())
     args = parser.parse_args(["fit", "c.jsonl", "--out", "o", "--model", "softlabel", "--lm",
                               "path/lm", "--lambda", "500", "--tau", "2", "--divergence",
-                              "reverse-kl", "--top-k", "50", "--max-document-tokens", "128"])
+                              "reverse-kl", "--top-k", "50", "--max-document-tokens", "128",
+                              "--bow-mix", "0.3", "--bow-neighbours", "5"])
     kwargs = fit.model_kwargs(args)
     model = MODELS[args.model](**kwargs)
     assert (model.lm, model.weight, model.tau, model.divergence, model.top_k,
             model.max_document_tokens) == ("path/lm", 500.0, 2.0, "reverse-kl", 50, 128)
+    assert (model.bow_mix, model.bow_neighbours) == (0.3, 5)
     assert "teacher" not in kwargs and "instruction" not in kwargs   # unset flags not passed
 
 

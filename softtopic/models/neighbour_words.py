@@ -13,10 +13,15 @@ Registered as the derived feature "bow_neighbours": it is computed after (and fr
 features of a fit, over the training documents of that fit only (documents with no vocabulary
 word are neither neighbours nor trained on; their row is zero). The search is exact and brute
 force (scikit-learn's `NearestNeighbors`, cosine): O(N^2 d) time and O(N k) memory for the
-neighbour lists, a few seconds for 20,000 documents; the result has at most k times the bag of
-words' non-zeros.
+neighbour lists, a few seconds for 20,000 documents; the input feature's training rows are read
+into memory (also from a memory map, for a streamed corpus: the streamed fit equals the
+in-memory one), and the result, in memory, has at most k times the bag of words' non-zeros. For
+millions of documents set bow_neighbours=1 (the document's own words) or pass a precomputed
+"bow_neighbours" array in features=.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,14 +65,12 @@ def neighbour_bag_of_words(bow, neighbours: np.ndarray, rows: np.ndarray) -> sp.
 @derived_feature("bow_neighbours")
 def _neighbour_bow_feature(model, corpus, features, bow):
     k = int(getattr(model, "bow_neighbours", 1))
-    if getattr(corpus, "is_stream", False) and k > 1:
-        raise ValueError(
-            f"bow_neighbours={k} searches nearest neighbours over the whole training corpus in "
-            f"memory; a streamed corpus ({corpus.source}) is read in blocks. Use "
-            "bow_neighbours=1 (the document's own words) for a streamed corpus")
     source = model._neighbour_feature()
     if source not in features:
         raise ValueError(f"bow_neighbours needs the feature {source!r} to find neighbours by")
     rows = np.setdiff1d(np.arange(bow.shape[0]), model.empty_documents_)
+    if model.progress and k > 1:
+        print(f"softtopic: {k - 1} nearest neighbours of {len(rows)} documents by {source} "
+              "(exact, brute force)", file=sys.stderr)
     neighbours = nearest_neighbours(features[source], k, rows)
     return {"bow_neighbours": neighbour_bag_of_words(bow, neighbours, rows)}

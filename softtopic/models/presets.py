@@ -209,10 +209,18 @@ class SoftLabelPreset(NeuralTopicModel):
         if self.target == "bow":
             return "none: reconstructs the bag of words (NLL)"
         if self.teacher == "lm":
-            return (f"language model {self.lm!r}: next-token distribution over the vocabulary "
-                    f"after the {self.instruction!r} prompt, tau={self.tau}")
-        return (f"offline encoder approximation (not an LM): softmax({self.encoder_scale:g} * "
-                f"cos(sentence embedding, word embedding) / {self.tau}) with {self.encoder!r}")
+            teacher = (f"language model {self.lm!r}: next-token distribution over the "
+                       f"vocabulary after the {self.instruction!r} prompt, tau={self.tau}")
+        else:
+            teacher = (f"offline encoder approximation (not an LM): softmax("
+                       f"{self.encoder_scale:g} * cos(sentence embedding, word embedding) / "
+                       f"{self.tau}) with {self.encoder!r}")
+        if self.bow_mix == 0:
+            return teacher
+        words = ("the document's own words" if self.bow_neighbours == 1 else
+                 f"the words of the document and its {self.bow_neighbours - 1} nearest "
+                 "neighbours")
+        return f"{teacher}; target mixed {1 - self.bow_mix:g} : {self.bow_mix:g} with {words}"
 
     def get_topic_info(self, top_n: int = 10):
         info = super().get_topic_info(top_n)
