@@ -79,6 +79,7 @@ def evaluate_topics(topics: Sequence[Sequence[str]], theta=None, labels=None, re
     'provenance': {...}, 'skipped': {metric: reason}}."""
     selected, explicit = parse_metrics(metrics)
     topics = prepare_topics(topics, top_n)
+    texts = None if texts is None else _check_texts(texts)  # read twice: a list, once
     out = {"scores": {}, "per_topic": {}, "details": {}, "provenance": {}, "skipped": {}}
 
     def unavailable(metric, reason):
@@ -188,13 +189,13 @@ def _coherence_details(result: dict) -> dict:
                                    "rare_words")}
 
 
-def _check_texts(texts, n_rows: int | None) -> list[str]:
+def _check_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of the documents' texts, not a single string")
     texts = list(texts)
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
         raise TypeError(f"texts[{bad}] is {type(texts[bad]).__name__}, not str")
-    if n_rows is not None and len(texts) != n_rows:
-        raise ValueError(f"{len(texts)} texts for {n_rows} theta rows")
     return texts
 
 
@@ -204,7 +205,6 @@ def _cv_corpus(out, topics, texts, words, top_n, counting, absent, cache_dir, us
     reference corpus is (reference_statistics -> count_reference, cached by their hash, so
     every model, K and seed on one corpus shares one count) and scored by the same `coherence`
     as `cv`; only the reference differs."""
-    texts = _check_texts(texts, None)
     window = VARIANTS["cv"].window
     stats = _resolve_reference(texts, topics, words, {window}, counting, "text", cache_dir,
                                use_cache, progress)
@@ -235,7 +235,9 @@ def _retrieval_dedup(out, theta, labels, texts, kept, ks):
     """P@k again over the first occurrence of each distinct text only: a repeated text (a
     subject line shared by a whole thread) has the same bag of words, hence for most models the
     same theta, and its copies would be found at distance 0 with, mostly, the same label."""
-    texts = _check_texts(texts, np.asarray(theta).shape[0])
+    n_rows = np.asarray(theta).shape[0]
+    if len(texts) != n_rows:
+        raise ValueError(f"{len(texts)} texts for {n_rows} theta rows")
     rows = first_occurrences(texts, kept)
     theta_rows = np.asarray(theta)[rows]
     labels_rows = np.asarray(labels, dtype=object)[rows].astype(str)
