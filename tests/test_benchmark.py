@@ -130,6 +130,17 @@ def test_per_dataset_k_overrides_the_global_k(tmp_path):
     assert [r.to_dict() for r in plain] == [r.to_dict() for r in runs if r.dataset == "toy"]
 
 
+def test_bench_cli_dry_run_lists_per_dataset_k_runs(tmp_path, capsys):
+    import yaml
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(two_dataset_config(tmp_path, k=[2, 4])))
+    assert cli_main(["bench", str(cfg), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "12 runs"
+    assert "tweets/prodlda-small/k4/seed1" in lines and "toy/prodlda/k3/seed0" in lines
+    assert not (tmp_path / "o").exists()        # a dry run writes nothing
+
+
 def test_global_k_may_be_left_out_only_when_every_dataset_has_its_own(tmp_path):
     raw = two_dataset_config(tmp_path, k=[2])
     del raw["k"]
