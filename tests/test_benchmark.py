@@ -107,6 +107,147 @@ def test_shipped_configs_parse():
     assert len(table1.datasets) == 3
 
 
+def two_dataset_config(tmp_path: Path, **tweets) -> dict:
+    """toy on the global K; tweets (the same file) with its own options, e.g. its own k."""
+    raw = grid_config(tmp_path)
+    raw["datasets"]["tweets"] = {"path": raw["datasets"]["toy"]["path"], **tweets}
+    return raw
+
+
+def test_per_dataset_k_overrides_the_global_k(tmp_path):
+    cfg = parse_config(two_dataset_config(tmp_path, k=[2, 4]))
+    runs = cfg.runs()
+    got = [(r.dataset, r.k, r.seed, r.model_label) for r in runs]
+    expected = [(d, k, s, m) for d, ks in (("toy", [3]), ("tweets", [2, 4]))
+                for m in ("prodlda", "prodlda-small") for k in ks for s in (0, 1)]
+    assert got == expected                       # dataset x model x K x seed, in that order
+    assert len({r.relpath for r in runs}) == len(runs) == 12
+    assert all(r.params["n_topics"] == r.k for r in runs)
+    # `k` is not a loader option: the dataset options (and so the specs) stay as they were
+    assert all("k" not in r.dataset_options for r in runs)
+    assert cfg.k_for("toy") == [3] and cfg.k_for("tweets") == [2, 4]
+    plain = parse_config(grid_config(tmp_path)).runs()
+    assert [r.to_dict() for r in plain] == [r.to_dict() for r in runs if r.dataset == "toy"]
+
+
+def test_bench_cli_dry_run_lists_per_dataset_k_runs(tmp_path, capsys):
+    import yaml
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(two_dataset_config(tmp_path, k=[2, 4])))
+    assert cli_main(["bench", str(cfg), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "12 runs"
+    assert "tweets/prodlda-small/k4/seed1" in lines and "toy/prodlda/k3/seed0" in lines
+    assert not (tmp_path / "o").exists()        # a dry run writes nothing
+
+
+def test_global_k_may_be_left_out_only_when_every_dataset_has_its_own(tmp_path):
+    raw = two_dataset_config(tmp_path, k=[2])
+    del raw["k"]
+    with pytest.raises(ConfigError, match=r"missing required key 'k' .*\['toy'\]"):
+        parse_config(raw)
+    raw["datasets"]["toy"] = {"path": raw["datasets"]["toy"]["path"], "k": 5}
+    assert [(r.dataset, r.k) for r in parse_config(raw).runs()][::4] == [("toy", 5),
+                                                                         ("tweets", 2)]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([1], "'k' must be a non-empty list of integers >= 2, got \\[1\\]"),
+    ([], "'k' must be a non-empty list of integers >= 2"),
+    ("many", "'k' must be a non-empty list of integers >= 2, got 'many'"),
+    ([5, True], "'k' must be a non-empty list"),
+    ([5, 5], "'k' has repeated values"),
+])
+def test_bad_per_dataset_k_names_the_file_and_the_dataset(tmp_path, bad, message):
+    import yaml
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(two_dataset_config(tmp_path, k=bad)))
+    with pytest.raises(ConfigError, match=f"^{path}: dataset 'tweets': {message}"):
+        load_config(path)
+
+
+def test_unknown_evaluation_metric_is_a_config_error(tmp_path):
+    raw = grid_config(tmp_path)
+    raw["evaluation"]["metrics"] = ["cv", "cv_corpos"]
+    with pytest.raises(ConfigError, match=r"evaluation: 'metrics': unknown metric.*cv_corpos"):
+        parse_config(raw)
+
+
+def test_shorttext_config_grid():
+    path = Path(__file__).resolve().parents[1] / "configs" / "shorttext.yaml"
+    cfg = load_config(path, check_files=False)
+    runs = cfg.runs()
+    assert len(runs) == 3 * 2 * 3 * 8 == 144
+    ks = {d: sorted({r.k for r in runs if r.dataset == d}) for d in cfg.datasets}
+    assert ks == {"20ng-subjects": [20, 50], "tweet89": [50, 89], "20ng": [20, 50]}
+    assert cfg.datasets["20ng"]["path"].endswith("shared/data/20newsgroup/corpus_stripped.jsonl")
+    assert cfg.datasets["20ng"]["drop_blank"] is True
+    by_model = {r.model_label: r for r in runs}
+    assert {r.model for r in by_model.values()} == {
+        "softlabel-encoder", "softlabel-paper", "zeroshot", "prodlda", "combined", "lda",
+        "fastopic", "bertopic"}
+    paper = next(r for r in runs if r.model == "softlabel-paper")
+    assert paper.params["teacher"] == "encoder"
+    assert all("epochs" not in r.params and r.params["vocab_size"] == 2000 for r in runs)
+    ev = cfg.evaluation
+    assert set(ev["metrics"]) == {"cv", "cv_corpus", "td", "purity", "nmi", "retrieval"}
+    assert ev["retrieval_k"] == [5, 10] and ev["reference"].endswith("reference/wiki.txt.gz")
+
+
+def test_report_names_the_short_text_columns_and_tests_them():
+    from softtopic.benchmark.report import metric_label, metric_order, significance_table
+    keys = ["p@10_hellinger_dedup", "p@5_kl_dedup", "p@10_kl", "p@5_kl", "cv_corpus",
+            "p@5_hellinger", "inverse_purity", "cv", "purity"]
+    assert [metric_label(k) for k in metric_order(keys)] == [
+        "C_V", "C_V corpus", "Purity", "Inverse purity", "P@5", "P@10", "P@5 dedup",
+        "P@5 Hellinger", "P@10 Hellinger dedup"]
+    rows = []
+    for model, cv, dedup in (("a", [0.50, 0.51, 0.49], [0.30, 0.31, 0.29]),
+                             ("b", [0.30, 0.31, 0.29], [0.40, 0.30, 0.35])):
+        rows += [{"model": model, "metric:cv_corpus": c, "metric:p@5_kl_dedup": p}
+                 for c, p in zip(cv, dedup)]
+    import pandas as pd
+    table = significance_table(pd.DataFrame(rows), ["cv_corpus", "p@5_kl_dedup"])
+    assert table.header == ["model", "runs", "C_V corpus", "P@5 dedup"]
+    # Welch against the best per column: a wins C_V corpus clearly; b's better P@5 dedup mean
+    # is not significantly above a's (p = 0.13), so both are bold there
+    assert table.rows[0] == [("a", False), ("3", False), ("0.500 ± 0.010", True),
+                             ("0.300 ± 0.010", True)]
+    assert table.rows[1] == [("b", False), ("3", False), ("0.300 ± 0.010", False),
+                             ("0.350 ± 0.050", True)]
+
+
+def test_worker_scores_cv_corpus_and_dedup_from_the_dataset(tmp_path):
+    """A benchmark run rereads its dataset's texts (config.json records the path, columns and
+    content hash) for cv_corpus and the deduplicated P@k."""
+    from softtopic.evaluation import retrieval_precision
+    raw = grid_config(tmp_path)                  # writes the synthetic corpus
+    data = Path(raw["datasets"]["toy"]["path"])
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    copies = [{**rows[i], "id": f"copy-{i}"} for i in (0, 1, 40)]  # repeat three texts
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows + copies))
+    raw.update(models=["prodlda"], seeds=[0])
+    raw["evaluation"]["metrics"] = ["cv_corpus", "retrieval"]
+    raw["evaluation"]["retrieval_k"] = [5]
+    spec = parse_config(raw).runs()[0]
+    run_dir = tmp_path / "out" / spec.relpath
+    run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / "spec.json", spec.to_dict())
+    assert worker_main([str(run_dir)]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["not_computed"] == {}
+    assert 0 < metrics["metrics"]["cv_corpus"] <= 1
+    ids = json.loads((run_dir / "ids.json").read_text())
+    theta = np.load(run_dir / "theta.npy")
+    labels = json.loads((run_dir / "labels.json").read_text())
+    empty = set(json.loads((run_dir / "config.json").read_text())["empty_documents"])
+    first = [i for i, d in enumerate(ids) if not d.startswith("copy-") and i not in empty]
+    expected = retrieval_precision(theta[first], np.array(labels)[first], (5,), "kl")[5]
+    assert metrics["metrics"]["p@5_kl_dedup"] == pytest.approx(expected, abs=1e-12)
+    assert metrics["provenance"]["retrieval_dedup"]["n_duplicates_dropped"] == 3
+    assert metrics["metrics"]["p@5_kl_dedup"] != pytest.approx(metrics["metrics"]["p@5_kl"])
+
+
 # --------------------------------------------------------------------------- statistics
 
 def test_welch_highlighting_separated_vs_overlapping():

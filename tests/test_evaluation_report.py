@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from softtopic.commands import evaluate as evaluate_command
+from softtopic.corpus import hash_texts
 from softtopic.evaluation import (c_v, clustering_scores, evaluate_run, evaluate_topics,
                                   inverted_rbo, reference_statistics, retrieval_precision,
                                   topic_diversity)
+from softtopic.evaluation.coherence import coherence
+from softtopic.evaluation.reference import count_reference
 from softtopic.runs import mark_complete
 
 WORDS = ["apple", "banana", "cherry", "grape", "lemon", "mango", "olive", "peach", "pear",
@@ -75,8 +78,12 @@ def test_evaluate_topics_matches_the_plain_functions(tmp_path):
             "harmonic_purity_f1", "harmonic_purity_pip", "nmi", "ari", "p@1_kl", "p@10_kl",
             "p@1_hellinger"} <= set(out["scores"])
     assert len(out["per_topic"]["cv"]) == 3
-    assert out["skipped"] == {"llm": "needs an LLM endpoint and model (--llm-endpoint, "
-                                     "--llm-model)"}
+    assert out["skipped"] == {
+        "llm": "needs an LLM endpoint and model (--llm-endpoint, --llm-model)",
+        "cv_corpus": "needs the texts of the evaluated documents (texts=...; a run folder's "
+                     "training corpus)",
+        "retrieval_dedup": "needs the texts of the evaluated documents (texts=...; a run "
+                           "folder's training corpus)"}
     prov = out["provenance"]["cv"]
     assert prov["window"] == 110 and prov["gamma"] == 1 and prov["epsilon"] == 1e-12
     assert prov["top_n"] == 5 and prov["reference"]["counting"] == "exact"
@@ -156,3 +163,114 @@ def test_cli_llm_errors_are_reported_not_raised(tmp_path, capsys):
                 "--quiet"])
     assert code == 2
     assert "must be an http(s) URL" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- short texts
+
+def test_cv_corpus_is_cv_with_the_evaluated_texts_as_reference(tmp_path):
+    texts = reference_texts(40, seed=3)
+    out = evaluate_topics(TOPICS, texts=texts, metrics="cv_corpus", top_n=5, words=WORDS,
+                          cache_dir=tmp_path)
+    by_hand = coherence(TOPICS, count_reference(texts, WORDS, [110]), "cv", 5)
+    assert out["scores"]["cv_corpus"] == pytest.approx(by_hand.score, abs=1e-12)
+    assert out["per_topic"]["cv_corpus"] == pytest.approx(list(by_hand.per_topic), abs=1e-12)
+    other = evaluate_topics(TOPICS, reference=reference_texts(40, seed=4), metrics="cv",
+                            top_n=5, words=WORDS, cache_dir=tmp_path)["scores"]["cv"]
+    assert other != pytest.approx(out["scores"]["cv_corpus"])  # the reference is the texts
+    prov = out["provenance"]["cv_corpus"]
+    assert prov["window"] == 110 and prov["gamma"] == 1
+    assert prov["reference"]["n_documents"] == 40 and "evaluated" in prov["definition"]
+
+
+def test_cv_corpus_hand_value_on_a_tiny_corpus(tmp_path):
+    # every text is shorter than the window: one window each, 4 windows. P(apple) = 3/4,
+    # P(banana) = 2/4, P(apple, banana) = 2/4 -> x = NPMI = log((1/2) / (3/8)) / -log(1/2)
+    # = log(4/3) / log(2) = 0.41504; a two-word topic's C_V is (1 + x) / sqrt(2 (1 + x^2))
+    texts = ["apple banana", "apple banana", "apple cherry", "cherry grape"]
+    x = np.log(4 / 3) / np.log(2)
+    out = evaluate_topics([["apple", "banana"]], texts=texts, metrics="cv_corpus", top_n=2,
+                          cache_dir=tmp_path)
+    assert out["scores"]["cv_corpus"] == pytest.approx((1 + x) / np.sqrt(2 * (1 + x * x)),
+                                                       abs=1e-9)
+
+
+def test_cv_corpus_without_texts_is_skipped_or_an_error():
+    out = evaluate_topics(TOPICS, top_n=5)
+    assert out["skipped"]["cv_corpus"].startswith("needs the texts of the evaluated documents")
+    with pytest.raises(ValueError, match="metric 'cv_corpus' needs the texts"):
+        evaluate_topics(TOPICS, metrics="cv_corpus", top_n=5)
+
+
+def duplicated_corpus():
+    """10 documents over 6 distinct texts; a copy has its original's theta row and label."""
+    rng = np.random.default_rng(5)
+    base_theta = rng.dirichlet(np.full(3, 0.5), size=6)
+    base_labels = ["a", "b", "a", "b", "a", "b"]
+    order = [0, 1, 0, 2, 3, 1, 4, 0, 5, 3]      # first occurrences: rows 0, 1, 3, 4, 6, 8
+    texts = [f"text number {i}" for i in order]
+    return base_theta[order], [base_labels[i] for i in order], texts
+
+
+def test_dedup_retrieval_is_retrieval_on_the_first_occurrences():
+    theta, labels, texts = duplicated_corpus()
+    out = evaluate_topics(TOPICS, theta, labels, metrics="retrieval", top_n=5, texts=texts,
+                          retrieval_ks=(1, 3))
+    first = [0, 1, 3, 4, 6, 8]
+    for dist in ("kl", "hellinger"):
+        expected = retrieval_precision(theta[first], np.array(labels)[first], (1, 3), dist)
+        plain = retrieval_precision(theta, labels, (1, 3), dist)
+        for k in (1, 3):
+            assert out["scores"][f"p@{k}_{dist}_dedup"] == pytest.approx(expected[k], abs=1e-12)
+            assert out["scores"][f"p@{k}_{dist}"] == pytest.approx(plain[k], abs=1e-12)
+    # a copy is its original's nearest neighbour with its label: P@1 is inflated by copies
+    assert out["scores"]["p@1_kl"] > out["scores"]["p@1_kl_dedup"]
+    prov = out["provenance"]["retrieval_dedup"]
+    assert prov["n_documents"] == 6 and prov["n_duplicates_dropped"] == 4
+
+    # excluded (empty) rows leave both; dedup keeps the first occurrence among the rest
+    out = evaluate_topics(TOPICS, theta, labels, metrics="retrieval", top_n=5, texts=texts,
+                          retrieval_ks=(1, 3), exclude=[6])
+    first = [0, 1, 3, 4, 8]
+    expected = retrieval_precision(theta[first], np.array(labels)[first], (1, 3), "kl")
+    assert out["scores"]["p@3_kl_dedup"] == pytest.approx(expected[3], abs=1e-12)
+
+
+def test_dedup_retrieval_needs_texts_matching_theta():
+    theta, labels, texts = duplicated_corpus()
+    out = evaluate_topics(TOPICS, theta, labels, metrics="retrieval", top_n=5)
+    assert not any(k.endswith("_dedup") for k in out["scores"])
+    assert "texts" in out["skipped"]["retrieval_dedup"]
+    with pytest.raises(ValueError, match="9 texts for 10 theta rows"):
+        evaluate_topics(TOPICS, theta, labels, metrics="retrieval", top_n=5, texts=texts[:9])
+
+
+def test_run_texts_are_the_training_corpus_aligned_by_id(tmp_path):
+    run, theta, labels, corpus = make_run(tmp_path)
+    rows = [json.loads(line) for line in corpus.read_text().splitlines()]
+    body = {r["id"]: r["body"] for r in rows}
+    body["doc5"] = body["doc2"]                  # doc5 now repeats doc2 (the file is shuffled)
+    corpus.write_text("".join(json.dumps({**r, "body": body[r["id"]]}) + "\n" for r in rows))
+    texts = [body[f"doc{i}"] for i in range(40)]
+    out = evaluate_run(run, metrics="cv_corpus,retrieval", top_n=5, write=False,
+                       cache_dir=tmp_path / "cache")
+    stats = count_reference(texts, WORDS, [110])
+    assert out["scores"]["cv_corpus"] == pytest.approx(coherence(TOPICS, stats, "cv", 5).score,
+                                                       abs=1e-12)
+    first = [i for i in range(40) if i not in (3, 5, 7)]   # empty rows 3, 7; copy 5
+    expected = retrieval_precision(theta[first], np.array(labels)[first], (1, 5, 10), "kl")
+    assert out["scores"]["p@5_kl_dedup"] == pytest.approx(expected[5], abs=1e-12)
+    assert out["provenance"]["retrieval_dedup"]["n_documents"] == 37
+
+    # a corpus file changed since the fit is not taken for the run's texts
+    config = json.loads((run / "config.json").read_text())
+    config["corpus"]["content_hash"] = hash_texts(texts)
+    (run / "config.json").write_text(json.dumps(config))
+    assert "cv_corpus" in evaluate_run(run, metrics="cv_corpus", top_n=5, write=False,
+                                       cache_dir=tmp_path / "cache")["scores"]
+    corpus.write_text(corpus.read_text().replace(body["doc9"], "changed text"))
+    out = evaluate_run(run, top_n=5, write=False, cache_dir=tmp_path / "cache")
+    assert "no longer holds the texts" in out["skipped"]["cv_corpus"]
+    assert "no longer holds the texts" in out["skipped"]["retrieval_dedup"]
+    with pytest.raises(ValueError, match="metric 'cv_corpus' needs the documents' texts: .*"
+                                         "no longer holds"):
+        evaluate_run(run, metrics="cv_corpus", top_n=5, write=False)

@@ -3,6 +3,7 @@
     name: table1
     datasets:                      # display name -> loader options
       20ng: {path: /data/20ng.jsonl, drop_blank: true, label_column: label}
+      tweets: {path: /data/tweets.jsonl, k: [50, 89]}   # its own K values (overrides `k`)
     models:                        # registry names, optional params and display name
       - prodlda
       - {name: softlabel-encoder, params: {tau: 2}, display: "Soft label (tau=2)"}
@@ -16,6 +17,9 @@
 
 Relative dataset and reference paths are resolved against the config file's folder. With
 `sweeps`, the runs are the sweeps' runs (each model at each value); without, the plain grid.
+A dataset's own `k` replaces the global `k` for that dataset (the global one may then be
+left out if every dataset sets its own); the run folders stay unique because the dataset name
+is the first part of each run's path.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from ..models.registry import MODELS
 TOP_LEVEL = {"name", "description", "datasets", "models", "k", "seeds", "params", "views",
              "evaluation", "sweeps", "report"}
 DATASET_KEYS = {"path", "format", "text_column", "label_column", "id_column", "split_column",
-                "drop_blank", "limit", "split"}
+                "drop_blank", "limit", "split", "k"}
 ANALYSES = ("line", "anova")
 _SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 
@@ -105,6 +109,11 @@ class BenchConfig:
     sweeps: list[Sweep]
     source: str | None = None
     raw: dict = field(default_factory=dict)
+    dataset_k: dict[str, list[int]] = field(default_factory=dict)  # per-dataset K overrides
+
+    def k_for(self, dataset: str) -> list[int]:
+        """The K values of one dataset: its own `k` when the config sets one, else the global."""
+        return self.dataset_k.get(dataset, self.k)
 
     def runs(self) -> list[RunSpec]:
         """The grid, in a stable order: dataset, model (and swept value), K, seed."""
@@ -128,7 +137,7 @@ class BenchConfig:
 
     def _model_runs(self, dname, dopts, m, override, label, sweep):
         out = []
-        for k in self.k:
+        for k in self.k_for(dname):
             for seed in self.seeds:
                 params = {**self._accepted(m.name, {**self.views, **self.params}), **m.params,
                           **override, "n_topics": k, "seed": seed}
@@ -172,13 +181,17 @@ def parse_config(raw, base_dir: str | Path = ".", source: str | None = None,
     unknown = set(raw) - TOP_LEVEL
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(TOP_LEVEL)}", where)
-    for key in ("datasets", "models", "k"):
+    for key in ("datasets", "models"):
         if key not in raw:
             raise ConfigError(f"missing required key {key!r}", where)
     base_dir = Path(base_dir)
-    datasets = _parse_datasets(raw["datasets"], base_dir, where, check_files)
+    datasets, dataset_k = _parse_datasets(raw["datasets"], base_dir, where, check_files)
+    if "k" not in raw and set(dataset_k) != set(datasets):
+        # the global K may be left out only when no dataset falls back on it
+        raise ConfigError("missing required key 'k' (or a 'k' in every dataset; without one: "
+                          f"{sorted(set(datasets) - set(dataset_k))})", where)
     models = _parse_models(raw["models"], where, allow_unknown_models)
-    k = _int_list(raw["k"], "k", where, minimum=2)
+    k = _int_list(raw["k"], "k", where, minimum=2) if "k" in raw else []
     seeds = _int_list(raw.get("seeds", [0]), "seeds", where, minimum=0)
     params = _mapping(raw.get("params", {}), "params", where)
     views = _mapping(raw.get("views", {}), "views", where)
@@ -192,7 +205,7 @@ def parse_config(raw, base_dir: str | Path = ".", source: str | None = None,
                 _check_params(m.name, {sw.param: sw.values[0]}, f"sweep over {sw.param!r}", where)
     return BenchConfig(str(raw.get("name", Path(source).stem if source else "bench")), datasets,
                        models, k, seeds, params, views, evaluation, sweeps, source,
-                       copy.deepcopy(raw))
+                       copy.deepcopy(raw), dataset_k)
 
 
 def _mapping(value, name, where) -> dict:
@@ -201,14 +214,16 @@ def _mapping(value, name, where) -> dict:
     return dict(value)
 
 
-def _int_list(value, name, where, minimum) -> list[int]:
+def _int_list(value, name, where, minimum, owner: str = "") -> list[int]:
+    """A list of distinct integers >= minimum (a single integer is a list of one). `owner`
+    prefixes the error ("dataset 'tweets': ") when the key belongs to an entry."""
     values = value if isinstance(value, list) else [value]
     if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
                              for v in values):
-        raise ConfigError(f"{name!r} must be a non-empty list of integers >= {minimum}, "
+        raise ConfigError(f"{owner}{name!r} must be a non-empty list of integers >= {minimum}, "
                           f"got {value!r}", where)
     if len(set(values)) != len(values):
-        raise ConfigError(f"{name!r} has repeated values: {value!r}", where)
+        raise ConfigError(f"{owner}{name!r} has repeated values: {value!r}", where)
     return values
 
 
@@ -217,10 +232,14 @@ def _resolve(p, base_dir: Path) -> str:
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
-def _parse_datasets(value, base_dir, where, check_files) -> dict[str, dict]:
+def _parse_datasets(value, base_dir, where, check_files
+                    ) -> tuple[dict[str, dict], dict[str, list[int]]]:
+    """(loader options per dataset, K values of the datasets that set their own). `k` is taken
+    out of the options: they go to the loader and into each run's spec, and a config that adds
+    no per-dataset K keeps the specs (and so the done runs) it had."""
     if not isinstance(value, dict) or not value:
         raise ConfigError("'datasets' must be a non-empty mapping: name -> {path: ...}", where)
-    out = {}
+    out, ks = {}, {}
     for name, opts in value.items():
         if isinstance(opts, str):
             opts = {"path": opts}
@@ -231,12 +250,15 @@ def _parse_datasets(value, base_dir, where, check_files) -> dict[str, dict]:
             raise ConfigError(f"dataset {name!r}: unknown option(s) {sorted(unknown)}; allowed: "
                               f"{sorted(DATASET_KEYS)}", where)
         opts = {**opts, "path": _resolve(opts["path"], base_dir)}
+        if "k" in opts:
+            ks[str(name)] = _int_list(opts.pop("k"), "k", where, minimum=2,
+                                      owner=f"dataset {name!r}: ")
         if check_files and not Path(opts["path"]).exists():
             raise ConfigError(f"dataset {name!r}: file not found: {opts['path']} (prepare it with "
                               "`softtopic prepare-dataset KIND SRC --out FILE` and point 'path' "
                               "at it)", where)
         out[str(name)] = opts
-    return out
+    return out, ks
 
 
 def _parse_models(value, where, allow_unknown=False) -> list[ModelEntry]:
@@ -288,6 +310,12 @@ def _parse_evaluation(value, base_dir, where, check_files) -> dict:
         raise ConfigError(f"evaluation: unknown key(s) {sorted(unknown)}; allowed: {sorted(ev)}",
                           where)
     ev.update(value)
+    if ev["metrics"] is not None:  # a misspelt metric would otherwise fail every run
+        from ..evaluation.report import parse_metrics
+        try:
+            parse_metrics(ev["metrics"])
+        except ValueError as e:
+            raise ConfigError(f"evaluation: 'metrics': {e}", where) from None
     ref = ev["reference"]
     if ref not in (None, "corpus"):
         ev["reference"] = _resolve(ref, base_dir)

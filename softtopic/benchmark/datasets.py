@@ -173,7 +173,10 @@ def load_dataset(options: dict) -> tuple[Corpus, dict]:
                          id_column=options.get("id_column", "id"),
                          split_column=options.get("split_column", "split"),
                          format=options.get("format"))
-    info = {"path": options["path"], "n_read": len(corpus)}
+    # the columns and format go into the run's config.json, so evaluation can reread the texts
+    info = {"path": options["path"], "text_column": options.get("text_column", "text"),
+            "id_column": options.get("id_column", "id"), "format": options.get("format"),
+            "n_read": len(corpus)}
     if options.get("split"):
         if corpus.splits is None:
             raise CorpusError(f"option split={options['split']!r} but the corpus has no split "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,24 +19,49 @@ from .stats import minmax, not_worse_than_best, two_way_anova_additive
 from .files import ERROR, SPEC, is_finished
 
 # metric key (lower case) -> display name, in the paper's column order
-METRIC_NAMES = {"cv": "C_V", "c_v": "C_V", "cv_wiki": "C_V", "llm": "LLM", "llm_rating": "LLM",
+METRIC_NAMES = {"cv": "C_V", "c_v": "C_V", "cv_wiki": "C_V", "cv_corpus": "C_V corpus",
+                "llm": "LLM", "llm_rating": "LLM",
                 "irbo": "I-RBO", "i-rbo": "I-RBO", "inverted_rbo": "I-RBO", "purity": "Purity",
+                "inverse_purity": "Inverse purity", "harmonic_purity_f1": "Harmonic purity (F1)",
+                "harmonic_purity_pip": "Harmonic purity (P, IP)",
                 "npmi": "NPMI", "td": "TD", "topic_diversity": "TD", "nmi": "NMI"}
 LOWER_IS_BETTER = {"perplexity"}
+_RETRIEVAL = re.compile(r"^(?:retrieval\.)?p@(\d+)(?:_(kl|hellinger))?(_dedup)?$")
+
+
+def _retrieval_key(key: str):
+    """(k, distance, dedup) of a retrieval score key such as p@5_kl_dedup, else None."""
+    m = _RETRIEVAL.match(key.lower())
+    return (int(m.group(1)), m.group(2) or "kl", bool(m.group(3))) if m else None
 
 
 def metric_label(key: str) -> str:
     k = key.lower()
     if k in METRIC_NAMES:
         return METRIC_NAMES[k]
+    retrieval = _retrieval_key(k)
+    if retrieval:
+        # KL is the paper's P@k: it keeps the plain header; Hellinger and dedup are named
+        at, distance, dedup = retrieval
+        return (f"P@{at}" + (" Hellinger" if distance == "hellinger" else "")
+                + (" dedup" if dedup else ""))
     if k.startswith("p@") or k.startswith("retrieval.p@"):
         return "P@" + k.split("p@")[-1]
     return key
 
 
 def metric_order(keys) -> list[str]:
+    """Named metrics in the paper's order, then P@k (KL, KL dedup, Hellinger, Hellinger dedup;
+    k ascending within each), then the rest by label."""
     rank = {name: i for i, name in enumerate(dict.fromkeys(METRIC_NAMES.values()))}
-    return sorted(keys, key=lambda k: (rank.get(metric_label(k), len(rank)), metric_label(k)))
+
+    def order(k):
+        retrieval = _retrieval_key(k)
+        if retrieval:
+            at, distance, dedup = retrieval
+            return (len(rank), (distance != "kl", dedup, at), metric_label(k))
+        return (rank.get(metric_label(k), len(rank) + 1), (), metric_label(k))
+    return sorted(keys, key=order)
 
 
 def collect(out: str | Path) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .. import __version__
-from ..corpus import Corpus, load_corpus
+from ..corpus import Corpus, hash_texts, load_corpus
 from ..files import write_json_atomic
 from ..runs import require_complete_run
 from .clustering import clustering_scores
@@ -20,10 +20,12 @@ from .reference import ReferenceStats, reference_statistics
 from .retrieval import DECIMALS, EPSILON as RETRIEVAL_EPSILON, retrieval_precision
 from .topics import prepare_topics
 
-METRICS = ("cv", "cv_palmetto", "npmi", "td", "irbo", "purity", "nmi", "ari", "retrieval",
-           "llm")
-COHERENCE = ("cv", "cv_palmetto", "npmi")
+METRICS = ("cv", "cv_palmetto", "npmi", "cv_corpus", "td", "irbo", "purity", "nmi", "ari",
+           "retrieval", "llm")
+COHERENCE = ("cv", "cv_palmetto", "npmi")   # against the reference corpus
 LABEL_METRICS = ("purity", "nmi", "ari", "retrieval")
+TEXT_METRICS = ("cv_corpus",)               # need the evaluated documents' texts
+NO_TEXTS = "the texts of the evaluated documents (texts=...; a run folder's training corpus)"
 
 
 def parse_metrics(metrics) -> tuple[list[str], bool]:
@@ -58,7 +60,8 @@ def evaluate_topics(topics: Sequence[Sequence[str]], theta=None, labels=None, re
                     absent: str = "zero", reference_text_column: str = "text",
                     retrieval_ks: Sequence[int] = (1, 5, 10), llm_endpoint: str | None = None,
                     llm_model: str | None = None, llm_options: dict | None = None,
-                    cache_dir=None, use_cache: bool = True, progress: bool = False) -> dict:
+                    texts: Sequence[str] | None = None, cache_dir=None, use_cache: bool = True,
+                    progress: bool = False) -> dict:
     """Every selected metric for one model.
 
     topics: each topic's ranked words (at least top_n). theta: N x K proportions. labels: N
@@ -66,14 +69,17 @@ def evaluate_topics(topics: Sequence[Sequence[str]], theta=None, labels=None, re
     loaded from the cache), or prebuilt ReferenceStats / {window: ReferenceStats}.
     words: a word list to count the reference for (e.g. the vocabulary, so the saved
     statistics serve every model on it); topic words are always added. exclude: document rows
-    left out of clustering and retrieval (e.g. empty documents). metrics: 'auto' (all that the
-    inputs allow) or a list / comma-separated names from METRICS; a named metric whose input is
-    missing is an error.
+    left out of clustering and retrieval (e.g. empty documents). texts: the N documents' texts,
+    in theta's row order: the reference of `cv_corpus`, and what the deduplicated retrieval
+    scores (p@k_<distance>_dedup) compare. metrics: 'auto' (all that the inputs allow) or a
+    list / comma-separated names from METRICS; a named metric whose input is missing is an
+    error.
 
     Returns {'scores': {name: value}, 'per_topic': {...}, 'details': {...},
     'provenance': {...}, 'skipped': {metric: reason}}."""
     selected, explicit = parse_metrics(metrics)
     topics = prepare_topics(topics, top_n)
+    texts = None if texts is None else _check_texts(texts)  # read twice: a list, once
     out = {"scores": {}, "per_topic": {}, "details": {}, "provenance": {}, "skipped": {}}
 
     def unavailable(metric, reason):
@@ -99,8 +105,15 @@ def evaluate_topics(topics: Sequence[Sequence[str]], theta=None, labels=None, re
             out["scores"][m] = result["score"]
             out["per_topic"][m] = result["per_topic"]
             out["provenance"][m] = result.pop("provenance")
-            out["details"][m] = {k: result[k] for k in ("n_absent_words", "absent_words",
-                                                        "n_rare_words", "rare_words")}
+            out["details"][m] = _coherence_details(result)
+
+    # ---- coherence with the evaluated corpus as its own reference
+    if "cv_corpus" in selected:
+        if texts is None:
+            unavailable("cv_corpus", NO_TEXTS)
+        else:
+            _cv_corpus(out, topics, texts, words, top_n, counting, absent, cache_dir, use_cache,
+                       progress)
 
     # ---- diversity
     if "td" in selected:
@@ -125,7 +138,9 @@ def evaluate_topics(topics: Sequence[Sequence[str]], theta=None, labels=None, re
             unavailable(m, missing)
         label_metrics = []
     if label_metrics:
-        theta_kept, labels_kept, info = _kept_documents(theta, labels, exclude, len(topics))
+        kept, info = _kept_rows(theta, labels, exclude, len(topics))
+        theta_kept, labels_kept = np.asarray(theta)[kept], np.asarray(labels, dtype=object)[
+            kept].astype(str)
         out["details"]["documents"] = info
         if any(m in label_metrics for m in ("purity", "nmi", "ari")):
             scores = clustering_scores(theta_kept, labels_kept)
@@ -151,6 +166,10 @@ def evaluate_topics(topics: Sequence[Sequence[str]], theta=None, labels=None, re
                 ks=list(retrieval_ks), epsilon=RETRIEVAL_EPSILON, dtype="float64",
                 ties=f"distances rounded to {DECIMALS} decimals, ties ordered by document "
                 "position; the query itself excluded", **info)
+            if texts is None:
+                out["skipped"]["retrieval_dedup"] = f"needs {NO_TEXTS}"
+            else:
+                _retrieval_dedup(out, theta, labels, texts, kept, retrieval_ks)
 
     # ---- LLM rating
     if "llm" in selected:
@@ -165,12 +184,80 @@ def evaluate_topics(topics: Sequence[Sequence[str]], theta=None, labels=None, re
     return out
 
 
+def _coherence_details(result: dict) -> dict:
+    return {k: result[k] for k in ("n_absent_words", "absent_words", "n_rare_words",
+                                   "rare_words")}
+
+
+def _check_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of the documents' texts, not a single string")
+    texts = list(texts)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(f"texts[{bad}] is {type(texts[bad]).__name__}, not str")
+    return texts
+
+
+def _cv_corpus(out, topics, texts, words, top_n, counting, absent, cache_dir, use_cache,
+               progress):
+    """C_V with the evaluated documents as the reference: the texts are counted exactly as a
+    reference corpus is (reference_statistics -> count_reference, cached by their hash, so
+    every model, K and seed on one corpus shares one count) and scored by the same `coherence`
+    as `cv`; only the reference differs."""
+    window = VARIANTS["cv"].window
+    stats = _resolve_reference(texts, topics, words, {window}, counting, "text", cache_dir,
+                               use_cache, progress)
+    result = coherence(topics, stats, "cv", top_n, absent).to_dict()
+    out["scores"]["cv_corpus"] = result["score"]
+    out["per_topic"]["cv_corpus"] = result["per_topic"]
+    out["details"]["cv_corpus"] = _coherence_details(result)
+    prov = result.pop("provenance")
+    prov["definition"] = ("cv with the evaluated corpus itself as the reference (its texts "
+                          "tokenised and windowed as any reference corpus): " + prov["definition"])
+    prov["reference"] = {**prov["reference"], "what": f"the {len(texts)} evaluated documents"}
+    out["provenance"]["cv_corpus"] = prov
+
+
+def first_occurrences(texts: Sequence[str], rows: Sequence[int]) -> np.ndarray:
+    """The rows (in order) whose text is not the text of an earlier row among `rows`: exact
+    string equality, so a copy is dropped and any other difference (case, punctuation) kept."""
+    seen: set[str] = set()
+    kept = []
+    for i in rows:
+        if texts[i] not in seen:
+            seen.add(texts[i])
+            kept.append(i)
+    return np.asarray(kept, dtype=np.int64)
+
+
+def _retrieval_dedup(out, theta, labels, texts, kept, ks):
+    """P@k again over the first occurrence of each distinct text only: a repeated text (a
+    subject line shared by a whole thread) has the same bag of words, hence for most models the
+    same theta, and its copies would be found at distance 0 with, mostly, the same label."""
+    n_rows = np.asarray(theta).shape[0]
+    if len(texts) != n_rows:
+        raise ValueError(f"{len(texts)} texts for {n_rows} theta rows")
+    rows = first_occurrences(texts, kept)
+    theta_rows = np.asarray(theta)[rows]
+    labels_rows = np.asarray(labels, dtype=object)[rows].astype(str)
+    for dist in ("kl", "hellinger"):
+        for k, v in retrieval_precision(theta_rows, labels_rows, ks, dist).items():
+            out["scores"][f"p@{k}_{dist}_dedup"] = v
+    out["provenance"]["retrieval_dedup"] = _prov(
+        "as retrieval, over the first occurrence (in document order) of each distinct text "
+        "among the documents retrieval uses: a later document whose text equals an earlier "
+        "one's exactly is neither a query nor a candidate", ks=list(ks),
+        n_documents=int(rows.size), n_duplicates_dropped=int(len(kept) - rows.size))
+
+
 def _prov(definition: str, **extra) -> dict:
     return {"definition": definition, **extra, "implementation": "softtopic.evaluation",
             "softtopic_version": __version__}
 
 
-def _kept_documents(theta, labels, exclude, n_topics):
+def _kept_rows(theta, labels, exclude, n_topics) -> tuple[np.ndarray, dict]:
+    """The rows clustering and retrieval use (all but `exclude`), checked against the inputs."""
     theta = np.asarray(theta)
     if theta.ndim != 2:
         raise ValueError(f"theta must be 2-d (documents x topics), got shape {theta.shape}")
@@ -189,7 +276,7 @@ def _kept_documents(theta, labels, exclude, n_topics):
     if not keep.any():
         raise ValueError("every document is excluded (all empty?)")
     info = {"n_documents": int(keep.sum()), "n_excluded_empty": int((~keep).sum())}
-    return theta[keep], labels[keep].astype(str), info
+    return np.flatnonzero(keep), info
 
 
 # --------------------------------------------------------------------------- run folders
@@ -248,6 +335,33 @@ def labels_by_id(ids: Sequence[str], corpus: Corpus) -> list[str]:
     return [table[i] for i in ids]
 
 
+def run_texts(run: dict) -> tuple[list[str] | None, str | None]:
+    """(the run's document texts in theta's row order, None) from its training corpus
+    (config.json `corpus`: path, text and id columns), aligned by id and checked against the
+    content hash recorded at fit; (None, why) when they cannot be had."""
+    info = run["config"].get("corpus") or {}
+    path = info.get("path")
+    if not path:
+        return None, "config.json names no training corpus"
+    if run["ids"] is None:
+        return None, "no ids.json to align the corpus texts by"
+    if not Path(path).exists():
+        return None, f"the training corpus {path} does not exist (here)"
+    corpus = load_corpus(path, text_column=info.get("text_column") or "text",
+                         label_column=None, id_column=info.get("id_column") or "id",
+                         split_column=None, format=info.get("format"))
+    table = dict(zip(corpus.ids, corpus.texts))
+    missing = [i for i in run["ids"] if i not in table]
+    if missing:
+        return None, f"{path} has no document with id {missing[0]!r}"
+    texts = [table[i] for i in run["ids"]]
+    recorded = info.get("content_hash")
+    if recorded and hash_texts(texts) != recorded:
+        # the file changed since the fit: these are not the texts the model saw
+        return None, f"{path} no longer holds the texts the run was fitted on (content hash)"
+    return texts, None
+
+
 def evaluate_run(run_dir: str | Path, reference=None, labels_from: str | Path | None = None,
                  label_column: str = "label", id_column: str = "id",
                  text_column: str | None = None, reference_text_column: str | None = None,
@@ -274,9 +388,14 @@ def evaluate_run(run_dir: str | Path, reference=None, labels_from: str | Path | 
         same = (isinstance(reference, (str, Path)) and corpus_info.get("path")
                 and Path(reference).resolve() == Path(corpus_info["path"]).resolve())
         reference_text_column = corpus_info.get("text_column", "text") if same else "text"
+    texts, no_texts = _texts_if_needed(run, metrics)
     result = evaluate_topics(run["topics"], run["theta"], labels, reference, metrics, top_n,
                              words=run["vocab"], exclude=config.get("empty_documents") or [],
-                             reference_text_column=reference_text_column, **options)
+                             reference_text_column=reference_text_column, texts=texts,
+                             **options)
+    for name in ("cv_corpus", "retrieval_dedup"):  # say why the texts were missing
+        if no_texts and name in result["skipped"]:
+            result["skipped"][name] = f"needs the documents' texts: {no_texts}"
     result = {"run": str(run["dir"]), "model": config.get("model"),
               "n_topics": len(run["topics"]), "top_n": top_n, **result,
               "labels_from": label_source, "softtopic_version": __version__,
@@ -285,6 +404,19 @@ def evaluate_run(run_dir: str | Path, reference=None, labels_from: str | Path | 
     if write:
         write_json_atomic(Path(run["dir"]) / "metrics.json", result)
     return result
+
+
+def _texts_if_needed(run: dict, metrics) -> tuple[list[str] | None, str | None]:
+    """The run's texts when a selected metric reads them (cv_corpus; retrieval, for its
+    deduplicated scores), else (None, None): other evaluations do not read the corpus. A
+    cv_corpus named explicitly whose texts cannot be had is an error saying why."""
+    selected, explicit = parse_metrics(metrics)
+    if not any(m in selected for m in (*TEXT_METRICS, "retrieval")):
+        return None, None
+    texts, why = run_texts(run)
+    if texts is None and explicit and "cv_corpus" in selected:
+        raise ValueError(f"metric 'cv_corpus' needs the documents' texts: {why}")
+    return texts, why
 
 
 # --------------------------------------------------------------------------- printing
@@ -310,10 +442,11 @@ def format_table(result: dict) -> str:
 
 
 def _note(name, prov, details) -> str:
-    if name in COHERENCE:
+    if name in COHERENCE or name == "cv_corpus":
         p = prov[name]
         ref = p["reference"]
-        where = Path(ref["path"]).name if ref.get("path") else "texts"
+        where = ("the evaluated corpus" if name == "cv_corpus" else
+                 Path(ref["path"]).name if ref.get("path") else "texts")
         note = f"window {p['window']}, {ref['counting']} counts, {where}"
         if "gamma" in p:
             note += f", gamma {p['gamma']:g}"
@@ -332,7 +465,11 @@ def _note(name, prov, details) -> str:
     if name in ("td", "irbo"):
         return f"top {prov[name]['top_n']}"
     if name.startswith("p@"):
-        return "KL divergence" if name.endswith("_kl") else "Hellinger distance"
+        note = "KL divergence" if "_kl" in name else "Hellinger distance"
+        if name.endswith("_dedup"):
+            note += (f", {prov['retrieval_dedup']['n_documents']} distinct texts (first "
+                     "occurrences)")
+        return note
     if name == "llm_rating":
         return f"model {prov['llm_rating']['model']}"
     return "argmax topic vs labels"
