@@ -23,6 +23,7 @@ line per fit goes to --out; `--table` prints the mean table of one or more such 
     OMP_NUM_THREADS=1 python bench/soft_label_variants.py tweet89 --k 89 --seeds 0,1,2 \
         --variants zeroshot,base,base+mix0.5,bertopic --out runs/variants-tweet89.jsonl
     python bench/soft_label_variants.py --table runs/variants-*.jsonl
+    python bench/soft_label_variants.py --table runs/variants-*.jsonl --welch default
 """
 import argparse, importlib, json, sys, time
 from collections import Counter, defaultdict
@@ -185,6 +186,32 @@ def table(files):
         print(f"| {key[0]} | {key[1]} | {key[2]} | {len(rs)} | " + " | ".join(cells) + " |")
 
 
+WELCH_COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "cv_corpus"]
+
+
+def welch(files, variant):
+    """Welch's t-test of `variant` against every other variant of the same corpus and K:
+    mean difference (variant - other) and two-sided p per column."""
+    from scipy.stats import ttest_ind
+    rows = [json.loads(line) for f in files for line in open(f) if line.startswith("{")]
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["corpus"], r["k"], r["variant"])].append(r)
+    print(f"| corpus | K | {variant} vs | seeds | " +
+          " | ".join(f"{c} diff (p)" for c in WELCH_COLUMNS) + " |")
+    print("|---" * (len(WELCH_COLUMNS) + 4) + "|")
+    for (corpus, k, other), rs in sorted(groups.items()):
+        mine = groups.get((corpus, k, variant))
+        if other == variant or not mine or len(mine) < 2 or len(rs) < 2:
+            continue
+        cells = []
+        for c in WELCH_COLUMNS:
+            a, b = [r[c] for r in mine], [r[c] for r in rs]
+            p = ttest_ind(a, b, equal_var=False).pvalue
+            cells.append(f"{np.mean(a) - np.mean(b):+.3f} ({p:.3f})")
+        print(f"| {corpus} | {k} | {other} | {len(mine)}/{len(rs)} | " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", nargs="?", choices=sorted(CORPORA))
@@ -194,8 +221,12 @@ if __name__ == "__main__":
     ap.add_argument("--work", default="runs/soft-label-variants")
     ap.add_argument("--out", default=None, help="append JSON lines here (default: stdout)")
     ap.add_argument("--table", nargs="+", metavar="JSONL", help="print the mean table and exit")
+    ap.add_argument("--welch", metavar="VARIANT",
+                    help="with --table: Welch tests of VARIANT against the other variants")
     a = ap.parse_args()
-    if a.table:
+    if a.table and a.welch:
+        welch(a.table, a.welch)
+    elif a.table:
         table(a.table)
     elif a.corpus:
         run(a)

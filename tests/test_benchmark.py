@@ -229,11 +229,8 @@ def test_worker_scores_cv_corpus_and_dedup_from_the_dataset(tmp_path):
     raw.update(models=["prodlda"], seeds=[0])
     raw["evaluation"]["metrics"] = ["cv_corpus", "retrieval"]
     raw["evaluation"]["retrieval_k"] = [5]
-    spec = parse_config(raw).runs()[0]
-    run_dir = tmp_path / "out" / spec.relpath
-    run_dir.mkdir(parents=True)
-    write_json_atomic(run_dir / "spec.json", spec.to_dict())
-    assert worker_main([str(run_dir)]) == 0
+    run_dir, status = run_first_in_process(raw, tmp_path)
+    assert status == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["not_computed"] == {}
     assert 0 < metrics["metrics"]["cv_corpus"] <= 1
@@ -330,16 +327,23 @@ def test_grid_end_to_end_with_resume_and_report(tmp_path, monkeypatch):
     assert (df["status"] == "done").sum() == 4
 
 
+def run_first_in_process(raw, tmp_path):
+    """The grid's first run, by the worker in this process (the runner starts the same entry
+    point as a subprocess): (run folder, exit status)."""
+    spec = parse_config(raw).runs()[0]
+    run_dir = tmp_path / "out" / spec.relpath
+    run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / "spec.json", spec.to_dict())
+    return run_dir, worker_main([str(run_dir)])
+
+
 def test_failing_run_records_traceback(tmp_path):
     # the worker in-process (the runner starts the same entry point as a subprocess)
     raw = grid_config(tmp_path)
     raw["models"] = [{"name": "prodlda", "params": {"lr": -1.0}}]
     raw["seeds"] = [0]
-    spec = parse_config(raw).runs()[0]
-    run_dir = tmp_path / "out" / spec.relpath
-    run_dir.mkdir(parents=True)
-    write_json_atomic(run_dir / "spec.json", spec.to_dict())
-    assert worker_main([str(run_dir)]) == 1
+    run_dir, status = run_first_in_process(raw, tmp_path)
+    assert status == 1
     err = json.loads((run_dir / "error.json").read_text())
     assert "parameter lr must be a finite number > 0, got -1.0" in err["error"]
     assert any("_validate_params" in line for line in err["traceback_tail"])
