@@ -37,7 +37,8 @@ def nearest_neighbours(X, k: int, rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows)
     if k > len(rows):
         raise ValueError(f"bow_neighbours={k} exceeds the number of training documents with "
-                         f"vocabulary words ({len(rows)})")
+                         f"vocabulary words ({len(rows)}); partial_fit finds neighbours among "
+                         "the documents of each call")
     points = np.asarray(X[rows] if not sp.issparse(X) else X[rows].toarray(), dtype=np.float32)
     self_index = np.arange(len(rows))[:, None]
     if k == 1:

@@ -78,7 +78,8 @@ class SoftLabelPreset(NeuralTopicModel):
         the document's own words, the mean normalised bag of words of the document and its
         k - 1 nearest training documents by cosine of the input feature (sentence embedding or
         LM hidden state; `softtopic.models.neighbour_words`); 1 = its own words only; it only
-        matters with bow_mix > 0, and needs the corpus in memory. hub_correction="centre" subtracts each
+        matters with bow_mix > 0; partial_fit finds the neighbours among each call's documents.
+        hub_correction="centre" subtracts each
         word's mean teacher logit over the training corpus before the softmax (removes "hub"
         words the teacher scores high for every document); "none" (default) is the paper's.
     The LM view's settings (instruction, template, chat_template, scoring, max_document_tokens,
