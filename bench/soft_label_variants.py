@@ -68,6 +68,12 @@ def unit(x):
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def model_parameter(part: str) -> dict:
+    """'p:name=value' -> {name: value}: any model parameter, the value parsed as JSON."""
+    name, value = part[2:].split("=", 1)
+    return {name: json.loads(value)}
+
+
 def logits_for(spec: str, d: Path, Eu, bow):
     """'tmplc+mix0.3+top50' -> (encoder logits, extra SoftLabelTM parameters). Centring and
     mixing are the model's own parameters (hub_correction, bow_mix); CSLS and the template
@@ -98,9 +104,8 @@ def logits_for(spec: str, d: Path, Eu, bow):
             extra["dropout"] = float(p[1:])
         elif p.startswith("ep"):
             extra["epochs"] = int(p[2:])
-        elif p.startswith("p:"):         # p:name=value: any model parameter (JSON value)
-            name, value = p[2:].split("=")
-            extra[name] = json.loads(value)
+        elif p.startswith("p:"):
+            extra.update(model_parameter(p))
         else:
             raise SystemExit(f"unknown variant part {p!r} in {spec!r}")
     return L.astype(np.float32), extra
@@ -110,16 +115,13 @@ def evaluate(model, theta, texts, labels, stats, seconds):
     from softtopic.evaluation.clustering import clustering_scores
     from softtopic.evaluation.coherence import coherence
     from softtopic.evaluation.diversity import topic_diversity
+    from softtopic.evaluation.report import first_occurrences
     from softtopic.evaluation.retrieval import retrieval_precision
     topics = model.get_topics(top_n=15)
     r = dict(clustering_scores(theta, labels))
     pk = retrieval_precision(theta, labels, ks=(5, 10))
     r["p5"], r["p10"] = pk[5], pk[10]
-    seen, keep = set(), []           # deduplicated lines: subject lines repeat within threads
-    for i, t in enumerate(texts):
-        if t not in seen:
-            seen.add(t)
-            keep.append(i)
+    keep = first_occurrences(texts, range(len(texts)))  # subject lines repeat within threads
     r["p5_dedup"] = retrieval_precision(theta[keep], labels[keep], ks=(5,))[5]
     r["td"] = topic_diversity(topics, 15)
     r["cv_corpus"] = coherence(topics, stats, "cv").score
@@ -147,8 +149,11 @@ def run(a):
             kw = dict(n_topics=a.k, seed=seed, progress=False)
             t = time.time()
             name, *opts = v.split("+")
-            kw.update({o[2:].split("=")[0]: json.loads(o[2:].split("=")[1]) for o in opts
-                       if o.startswith("p:") and name in ("zeroshot", "combined", "prodlda")})
+            if name in ("zeroshot", "combined", "prodlda"):
+                for o in opts:
+                    if not o.startswith("p:"):
+                        raise SystemExit(f"{name} takes only p:name=value parts, got {o!r}")
+                    kw.update(model_parameter(o))
             if name in ("zeroshot", "combined"):
                 m = {"zeroshot": ZeroShotTM, "combined": CombinedTM}[name](**kw)
                 theta = m.fit_transform(texts, features={"embedding": E})
@@ -173,11 +178,19 @@ COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "td", "cv_corpus", "npmi_corpus",
            "max_word_topics", "fit_s"]
 
 
-def table(files):
-    rows = [json.loads(line) for f in files for line in open(f) if line.startswith("{")]
+def grouped(files) -> dict:
+    """(corpus, K, variant) -> the result rows of every seed, from JSON-lines files."""
     groups = defaultdict(list)
-    for r in rows:
-        groups[(r["corpus"], r["k"], r["variant"])].append(r)
+    for f in files:
+        for line in open(f):
+            if line.startswith("{"):
+                r = json.loads(line)
+                groups[(r["corpus"], r["k"], r["variant"])].append(r)
+    return groups
+
+
+def table(files):
+    groups = grouped(files)
     print("| corpus | K | variant | seeds | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 4) + "|")
     for key in sorted(groups, key=lambda k: (k[0], k[1])):
@@ -193,10 +206,7 @@ def welch(files, variant):
     """Welch's t-test of `variant` against every other variant of the same corpus and K:
     mean difference (variant - other) and two-sided p per column."""
     from scipy.stats import ttest_ind
-    rows = [json.loads(line) for f in files for line in open(f) if line.startswith("{")]
-    groups = defaultdict(list)
-    for r in rows:
-        groups[(r["corpus"], r["k"], r["variant"])].append(r)
+    groups = grouped(files)
     print(f"| corpus | K | {variant} vs | seeds | " +
           " | ".join(f"{c} diff (p)" for c in WELCH_COLUMNS) + " |")
     print("|---" * (len(WELCH_COLUMNS) + 4) + "|")
