@@ -6,9 +6,11 @@ the same model, and what cannot be exact is refused.
 import json
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 import torch
 
+from softtopic.models import targets
 from softtopic.models.base import load
 from softtopic.models.presets import SoftLabelTM
 from softtopic.models.targets import SoftLabelTarget, soft_label_distribution
@@ -173,13 +175,24 @@ def test_training_on_compact_soft_labels_gives_the_dense_model(tiny, tmp_path, m
                                                                top_k, bow_mix):
     texts = tiny["texts"]
     kw = _kwargs(tiny, tmp_path / "cache", top_k=top_k, bow_mix=bow_mix)
+    precomputed = []
+    original_precompute = SoftLabelTarget.precompute
+    monkeypatch.setattr(SoftLabelTarget, "precompute", lambda self, *a: precomputed.append(
+        original_precompute(self, *a)) or precomputed[-1])
     dense = SoftLabelTM(4, **kw).fit(texts)
     rows_built = []
     original = TopKLogits._dense
     monkeypatch.setattr(TopKLogits, "_dense",
                         lambda self, i, v: rows_built.append(len(i)) or original(self, i, v))
+    monkeypatch.setattr(targets, "PRECOMPUTE_BLOCK_VALUES", 8 * len(dense.vocabulary_))
     compact = SoftLabelTM(4, store_top_k=K, **kw).fit(texts)
-    assert rows_built and max(rows_built) <= 8       # dense rows per minibatch only
+    assert rows_built and max(rows_built) <= 8       # dense rows 8 at a time only
+    # the precomputed target is sparse (top_k words, ties at the threshold kept, plus the mixed
+    # words) and the same from compact and dense soft labels
+    from_dense, from_compact = (p["soft_label_target"] for p in precomputed)
+    assert sp.issparse(from_compact) and abs(from_compact - from_dense).max() == 0
+    if bow_mix == 0:
+        assert from_compact.nnz <= len(texts) * (top_k + 1)
     np.testing.assert_array_equal(compact.topic_word_, dense.topic_word_)
     np.testing.assert_array_equal(compact.theta_, dense.theta_)
     assert compact.module_.target.describe()["stored_top_k"] == K
@@ -212,7 +225,7 @@ def test_what_cannot_be_exact_is_refused(tiny, tmp_path):
                     progress=False).fit(texts, features=features)
     model = SoftLabelTM(4, epochs=2, top_k=5, progress=False, seed=0).fit(texts,
                                                                       features=features)
-    assert model.module_.target.stored_top_k == K
+    assert model.module_.target.definition.stored_top_k == K
 
 
 def test_documents_flagged_inexact_are_reported_at_fit(tiny, tmp_path, capsys):

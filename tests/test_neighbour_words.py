@@ -86,9 +86,10 @@ def test_defaults_and_the_paper_setting():
                  "softlabel-nll-bow-embeddings"):
         assert get_model_class(name)().bow_mix == 0.0 and get_model_class(name)().dropout == 0.2
     # the paper's pure soft label reads no bag of words: bow_neighbours is not computed
-    assert paper._extra_features() == ()
-    assert model._extra_features() == ("bow_neighbours",)
-    assert SoftLabelTM(bow_neighbours=1)._extra_features() == ("bow",)
+    targets = ("soft_label_target", "soft_label_neg_entropy")
+    assert paper._extra_features() == targets
+    assert model._extra_features() == ("bow_neighbours", *targets)
+    assert SoftLabelTM(bow_neighbours=1)._extra_features() == ("bow", *targets)
 
 
 def test_bad_neighbour_counts_are_named():
@@ -139,3 +140,18 @@ def test_neighbourhood_words_through_the_tiny_lm(tmp_path):
     loaded = load(tmp_path / "m")
     assert loaded.bow_neighbours == 4 and loaded.bow_mix == 0.5
     np.testing.assert_array_equal(loaded.transform(texts), pooled.transform(texts))
+
+
+def test_derived_features_come_after_those_they_are_derived_from(monkeypatch):
+    from softtopic.models import neural
+    registry = dict(neural.DERIVED_FEATURES)
+    monkeypatch.setattr(neural, "DERIVED_FEATURES", registry)
+    neural.derived_feature("a_target", after=("z_words",))(lambda *a: {})
+    neural.derived_feature("z_words", after=("m_first",))(lambda *a: {})
+    neural.derived_feature("m_first")(lambda *a: {})
+    assert neural.derived_order({"a_target", "z_words", "m_first"}) == \
+        ["m_first", "z_words", "a_target"]
+    assert neural.derived_order({"a_target"}) == ["a_target"]   # what is not asked is not added
+    order = neural.derived_order({"soft_label_target", "soft_label_neg_entropy",
+                                  "bow_neighbours"})
+    assert order[0] == "bow_neighbours"

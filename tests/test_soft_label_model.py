@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 import torch
 from planted import mixture_corpus as planted_corpus
@@ -9,7 +10,8 @@ from planted import shared_words as matched
 
 from softtopic import SoftLabelTM, load
 from softtopic.models.registry import MODELS, get_model_class
-from softtopic.models.targets import BowReconstruction, SoftLabelTarget, soft_label_distribution
+from softtopic.models.targets import (BowReconstruction, PrecomputedSoftLabel, SoftLabelTarget,
+                                      soft_label_distribution)
 
 
 def test_soft_label_model_recovers_planted_topics_from_precomputed_teacher(tmp_path):
@@ -63,11 +65,15 @@ def test_ablation_names_build_the_right_input_and_target(name, inputs, target_fe
     if divergence is None:
         assert isinstance(target, BowReconstruction)
     else:
-        assert isinstance(target, SoftLabelTarget)
-        assert (target.feature, target.divergence, target.tau, target.weight) == \
-            (target_feature, divergence, 3.0, 1e3)
+        assert isinstance(target, PrecomputedSoftLabel)
+        definition = target.definition
+        assert isinstance(definition, SoftLabelTarget)
+        assert (definition.feature, definition.divergence, definition.tau, definition.weight) \
+            == (target_feature, divergence, 3.0, 1e3)
     module = model._build_module(_ctx(model, inputs, target_feature))
-    assert module.input_features == inputs and module.target.feature == target_feature
+    assert module.input_features == inputs
+    trained_on = getattr(module.target, "definition", module.target).feature
+    assert trained_on == target_feature
 
 
 def _ctx(model, inputs, target_feature):
@@ -276,6 +282,40 @@ def test_bow_mix_and_hub_correction_change_the_target_as_specified():
         SoftLabelTarget("lm_logits", bow_mix=1.5)
 
 
+def test_targets_computed_once_give_the_per_batch_loss():
+    """Training reads each document's target computed once (SoftLabelTarget.precompute); its
+    loss equals the per-batch computation from the teacher's logits, for every divergence,
+    dense and top-k (sparse) targets, with and without the mixed words."""
+    from softtopic.models.targets import PrecomputedSoftLabel
+    gen = torch.Generator().manual_seed(0)
+    raw = torch.randn(7, 5, generator=gen) * 3
+    bow = torch.randint(0, 3, (7, 5), generator=gen).float()
+    bow[2] = 0                                             # an empty document: pure soft label
+    student = torch.randn(7, 5, generator=gen)
+    rows = np.array([0, 1, 2, 4, 5, 6])                    # document 3 is not trained on
+    features = {"lm_logits": raw.numpy(), "bow": sp.csr_matrix(bow.numpy())}
+    for divergence, top_k, bow_mix in [("kl", None, 0.0), ("kl", None, 0.5), ("ce", 2, 0.3),
+                                       ("reverse-kl", None, 0.5), ("kl", 3, 0.0)]:
+        definition = SoftLabelTarget("lm_logits", tau=2.0, weight=10.0, divergence=divergence,
+                                     top_k=top_k, bow_mix=bow_mix)
+        arrays = definition.precompute(features, rows, lambda name, shape: np.empty(shape,
+                                                                                  np.float32))
+        target = arrays["soft_label_target"]
+        assert sp.issparse(target) == (top_k is not None)
+        target = target.toarray() if sp.issparse(target) else target
+        expected = definition.distribution(raw, bow if bow_mix else None).numpy()
+        np.testing.assert_allclose(target[rows], expected[rows], rtol=1e-6)
+        assert not target[3].any() and arrays["soft_label_neg_entropy"][3, 0] == 0
+        t = expected[rows]
+        np.testing.assert_allclose(arrays["soft_label_neg_entropy"][rows, 0],
+                                   (t * np.log(np.maximum(t, 1e-30))).sum(1), rtol=1e-5)
+        per_batch = definition.loss(student[rows], raw[rows], bow[rows] if bow_mix else None)
+        once = PrecomputedSoftLabel(definition).loss(
+            student[rows], torch.from_numpy(target[rows]),
+            torch.from_numpy(arrays["soft_label_neg_entropy"][rows]))
+        torch.testing.assert_close(once, per_batch, rtol=1e-5, atol=1e-3)
+
+
 def _hub_teacher(model, texts, p, words, hub_mass=0.7):
     """An LM-like teacher that puts `hub_mass` of every document's soft label on three
     background words (hubs) and the rest on the document's true word distribution."""
@@ -324,3 +364,27 @@ def test_bow_mix_trains_through_the_tiny_lm(tmp_path):
     again = load(tmp_path / "m")
     assert again.bow_mix == 0.5 and again.hub_correction == "centre"
     np.testing.assert_array_equal(again.transform(texts), mixed.transform(texts))
+
+
+def test_a_large_precomputed_target_goes_to_a_memory_map(monkeypatch):
+    """Over TARGET_IN_MEMORY_BYTES the dense target is a memory-mapped temporary file; the fit
+    is the same."""
+    from softtopic.models import teachers
+    pool = ["orbit", "planet", "rocket", "hockey", "league", "goal", "piano", "violin", "opera"]
+    texts = [" ".join(pool[(i + j) % 9] for j in range(3)) for i in range(40)]
+    kw = dict(teacher="encoder", epochs=3, progress=False, seed=0, bow_neighbours=3)
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(40, 8)).astype(np.float32)
+    words = SoftLabelTM(3, **kw).vocabulary_for(texts)
+    L = rng.normal(size=(40, len(words))).astype(np.float32)
+    features = {"embedding": E, "encoder_logits": L}
+    in_memory = SoftLabelTM(3, **kw).fit(texts, features=dict(features))
+    seen = []
+    original = teachers.target_array
+    monkeypatch.setattr(teachers, "target_array", lambda corpus: (
+        lambda name, shape: seen.append(original(corpus)(name, shape)) or seen[-1]))
+    monkeypatch.setattr(teachers, "TARGET_IN_MEMORY_BYTES", 0)
+    mapped = SoftLabelTM(3, **kw).fit(texts, features=dict(features))
+    assert len(seen) == 1 and isinstance(seen[0], np.memmap)
+    np.testing.assert_array_equal(mapped.theta_, in_memory.theta_)
+    np.testing.assert_array_equal(mapped.topic_word_, in_memory.topic_word_)

@@ -64,8 +64,9 @@ def test_preset_recovers_planted_topics_from_soft_labels_and_reloads(name, corpu
     features = teacher_features(model, corpus)
     model.fit(texts, features=features)
     assert model._input_features() == ("lm_hidden",)
-    assert isinstance(model.module_.target, SoftLabelTarget)
-    assert model.module_.target.tau == 3.0 and model.module_.target.weight == 1e3
+    definition = model.module_.target.definition
+    assert isinstance(definition, SoftLabelTarget)
+    assert definition.tau == 3.0 and definition.weight == 1e3
     learned = model.get_topics(10)
     assert all(shared_words(planted, learned)), learned
     np.testing.assert_allclose(model.theta_.sum(1), 1.0, atol=1e-5)
@@ -112,7 +113,7 @@ def test_ecrtm_beta_temperature_and_soft_label_tau_are_separate(vector_file, cor
     assert repr(model).startswith("SoftLabelECRTM(n_topics=4, beta_temperature=0.25")
     model.fit(corpus[0], features=teacher_features(model, corpus))
     assert model.module_.decoder.beta_temperature == 0.25
-    assert model.module_.target.tau == 3
+    assert model.module_.target.definition.tau == 3
     # the ECRTM part is intact: its regulariser and topic-normalised beta
     assert "ecr" in model.history_["parts"][-1]
     np.testing.assert_allclose(np.exp(model.topic_word_).sum(0), 1.0, atol=1e-5)

@@ -12,7 +12,7 @@ measurements.
 Registered as the derived feature "bow_neighbours": it is computed after (and from) the other
 features of a fit, over the training documents of that fit only (documents with no vocabulary
 word are neither neighbours nor trained on; their row is zero). The search is exact and brute
-force (scikit-learn's `NearestNeighbors`, cosine): O(N^2 d) time and O(N k) memory for the
+force (scikit-learn's `NearestNeighbors`, cosine as the Euclidean distance of unit vectors): O(N^2 d) time and O(N k) memory for the
 neighbour lists, a few seconds for 20,000 documents; the input feature's training rows are read
 into memory (also from a memory map, for a streamed corpus: the streamed fit equals the
 in-memory one), and the result, in memory, has at most k times the bag of words' non-zeros. For
@@ -43,8 +43,12 @@ def nearest_neighbours(X, k: int, rows: np.ndarray) -> np.ndarray:
     self_index = np.arange(len(rows))[:, None]
     if k == 1:
         return self_index
+    # Euclidean distance between unit vectors ranks as cosine does (|a - b|^2 = 2 - 2 cos) and
+    # takes scikit-learn's compiled chunked top-k (ArgKmin), 1.5x faster than metric="cosine"
+    # on 18,846 x 384 (bench/soft_label_fit_time.py). Zero vectors stay zero.
+    points /= np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-12)
     # kneighbors(None) leaves each query point out of its own list (by index, not by value)
-    search = NearestNeighbors(n_neighbors=k - 1, metric="cosine", algorithm="brute").fit(points)
+    search = NearestNeighbors(n_neighbors=k - 1, metric="euclidean", algorithm="brute").fit(points)
     others = search.kneighbors(None, return_distance=False)
     return np.hstack([self_index, others])
 

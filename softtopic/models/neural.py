@@ -45,15 +45,34 @@ def feature_provider(*names: str):
 
 # feature name -> function(estimator, corpus, features, bow) -> {name: array}: a feature computed
 # from the fit's other features (e.g. the neighbourhood bag of words, from the input's nearest
-# neighbours), after them.
+# neighbours; the soft-label target, from the teacher's logits and those words), after them and
+# after the derived features named in `after`.
 DERIVED_FEATURES: dict[str, Callable] = {}
 
 
-def derived_feature(name: str):
+def derived_feature(*names: str, after: tuple[str, ...] = ()):
     def register(fn):
-        DERIVED_FEATURES[name] = fn
+        fn.after = after
+        for name in names:
+            DERIVED_FEATURES[name] = fn
         return fn
     return register
+
+
+def derived_order(names) -> list[str]:
+    """`names` (derived features) ordered so that each comes after those it is derived from."""
+    ordered: list[str] = []
+
+    def visit(name):
+        if name not in ordered:
+            for earlier in DERIVED_FEATURES[name].after:
+                if earlier in names:
+                    visit(earlier)
+            ordered.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    return ordered
 
 
 @feature_provider("bow")
@@ -220,7 +239,7 @@ class NeuralTopicModel(TopicModel):
         """The arrays `names`, taken from `given` (precomputed by the user) when there, else
         computed by their providers."""
         features = self._check_given(given or {}, len(corpus))
-        derived = sorted(n for n in names if n in DERIVED_FEATURES and n not in features)
+        derived = derived_order({n for n in names if n in DERIVED_FEATURES and n not in features})
         for name in sorted(set(names) - set(derived)):
             if name not in features:
                 if name not in FEATURE_PROVIDERS:
@@ -235,7 +254,8 @@ class NeuralTopicModel(TopicModel):
                         "pass it in features= (a memory-mapped array is read in minibatches)"
                     ) from None
         for name in derived:
-            features.update(DERIVED_FEATURES[name](self, corpus, features, bow))
+            if name not in features:   # one function may give several derived arrays
+                features.update(DERIVED_FEATURES[name](self, corpus, features, bow))
         return features
 
     def _check_given(self, given: dict, n_documents: int) -> dict:

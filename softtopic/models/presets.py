@@ -18,7 +18,8 @@ from . import teachers  # noqa: F401  (registers the lm_hidden/lm_logits/encoder
 from .decoders import EmbeddingDistanceDecoder, ETMDecoder, TransportPlanDecoder
 from .neural import BuildContext, NeuralTopicModel
 from .regularizers import EmbeddingClusteringRegularizer, TransportCostRegularizer
-from .targets import CENTRE_NEEDS_DENSE, BowReconstruction, SoftLabelTarget, word_means
+from .targets import (CENTRE_NEEDS_DENSE, BowReconstruction, PrecomputedSoftLabel, SoftLabelTarget,
+                      word_means)
 from .word_embeddings import vocabulary_word_embeddings
 
 
@@ -162,6 +163,11 @@ class SoftLabelPreset(NeuralTopicModel):
     def _build_target(self, ctx):
         if self.target == "bow":
             return BowReconstruction()
+        return PrecomputedSoftLabel(self._soft_label(ctx))
+
+    def _soft_label(self, ctx) -> SoftLabelTarget:
+        """What the target is (the teacher's soft label, corrected, mixed); the feature
+        "soft_label_target" (`teachers.py`) computes it once per document from this."""
         return SoftLabelTarget(self._teacher_feature(), self.tau, self.weight, self.divergence,
                                self.top_k, self.bow_mix, self._word_offset(ctx),
                                self._stored_top_k(ctx), self._mixed_words_feature())
@@ -179,17 +185,22 @@ class SoftLabelPreset(NeuralTopicModel):
         feature = None if ctx is None or ctx.features is None else \
             ctx.features.get(self._teacher_feature())
         stored = getattr(feature, "k", None) if hasattr(feature, "indices") else None
-        if stored is not None:   # printed even without progress: it is about exactness
-            inexact = len(feature.inexact_rows(ctx.train_rows))
-            if inexact:
-                print(f"softtopic: {inexact} of {len(ctx.train_rows)} training documents have a "
-                      f"word outside their stored top {stored} whose logit equals the "
-                      f"{stored}-th largest (different tokens, float-equal logits); their top-k "
-                      "soft labels can differ from the dense ones where top_k's threshold is "
-                      "that value (topk_inexact; docs/lm-view.md)", file=sys.stderr)
         if stored is None and self.teacher == "lm" and (ctx is None or ctx.features is None):
             stored = self.store_top_k   # validation, or a rebuilt model (never trains)
         return stored
+
+    def _report_inexact_top_k(self, features: dict, rows: np.ndarray):
+        """Printed even without progress, as the targets are computed: it is about exactness."""
+        feature = features.get(self._teacher_feature())
+        if not hasattr(feature, "indices"):
+            return
+        inexact = len(feature.inexact_rows(rows))
+        if inexact:
+            print(f"softtopic: {inexact} of {len(rows)} training documents have a word outside "
+                  f"their stored top {feature.k} whose logit equals the {feature.k}-th largest "
+                  "(different tokens, float-equal logits); their top-k soft labels can differ "
+                  "from the dense ones where top_k's threshold is that value (topk_inexact; "
+                  "docs/lm-view.md)", file=sys.stderr)
 
     def _word_offset(self, ctx):
         """The hubness correction's per-word mean logit over the training documents (only
@@ -201,9 +212,10 @@ class SoftLabelPreset(NeuralTopicModel):
         return word_means(ctx.features[self._teacher_feature()], ctx.train_rows)
 
     def _extra_features(self) -> tuple[str, ...]:
-        mixes_bow = self.target == "soft-label" and self.bow_mix > 0
-        return (*super()._extra_features(),
-                *((self._mixed_words_feature(),) if mixes_bow else ()))
+        if self.target != "soft-label":
+            return super()._extra_features()
+        mixed = (self._mixed_words_feature(),) if self.bow_mix > 0 else ()
+        return (*super()._extra_features(), *mixed, *PrecomputedSoftLabel.features)
 
     def teacher_description(self) -> str:
         """What the soft label is, in words (saved with the model and shown in topic info)."""

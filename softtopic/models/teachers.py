@@ -8,16 +8,23 @@
 - "encoder_logits": the offline encoder teacher (`softtopic.views.encoder_teacher`), scaled
   cosines between a document's sentence embedding and each vocabulary word's. An approximation
   that needs no LM, not the paper's teacher.
+- "soft_label_target" + "soft_label_neg_entropy" (derived, after "bow_neighbours"): each
+  training document's target distribution, from either teacher's logits, computed once before
+  training (`SoftLabelTarget.precompute`).
 
 Settings are read from the estimator's parameters; any model exposing them (SoftLabelTM, or a
 NeuralTopicModel subclass with input="lm_hidden") can use these features.
 """
 from __future__ import annotations
 
+import tempfile
+
+import numpy as np
+
 from ..views.encoder_teacher import DEFAULT_SCALE, EncoderTeacher
 from ..views.sentence import SentenceEmbeddings
 from ..views.topk import TopKLogits
-from .neural import feature_provider
+from .neural import BuildContext, derived_feature, feature_provider
 
 LM_MISSING = ("the soft-label model's LM teacher needs a language model: pass lm=<HF id or local "
               "path> (CLI: --lm), or teacher='encoder' (CLI: --teacher encoder) for the offline "
@@ -64,3 +71,29 @@ def _encoder_teacher_features(model, corpus, vocabulary, bow):
                              cache_dir=model.cache_dir, progress=model.progress)
     out = teacher(corpus.texts, list(vocabulary.words), corpus.content_hash())
     return {"encoder_logits": out["logits"]}
+
+
+# A dense precomputed target larger than this is written to a memory-mapped temporary file
+# (read a minibatch at a time, like any memory map) instead of being held in memory.
+TARGET_IN_MEMORY_BYTES = 1 << 30
+
+
+def target_array(corpus):
+    """new_array(name, shape) for the precomputed target: the corpus's own (in memory; a memory
+    map in a streamed corpus's work folder), or, over TARGET_IN_MEMORY_BYTES, a memory map of
+    an unnamed file in the temporary folder (TMPDIR), gone when the fit's features are."""
+    def new_array(name, shape):
+        if getattr(corpus, "is_stream", False) or \
+                int(np.prod(shape)) * 4 <= TARGET_IN_MEMORY_BYTES:
+            return corpus.new_array(name, shape)
+        return np.memmap(tempfile.TemporaryFile(), dtype=np.float32, mode="w+",
+                         shape=tuple(shape))
+    return new_array
+
+
+@derived_feature("soft_label_target", "soft_label_neg_entropy", after=("bow_neighbours",))
+def _soft_label_target_features(model, corpus, features, bow):
+    rows = model._training_rows(bow.shape[0])
+    ctx = BuildContext(model.n_topics, model.vocabulary_, {}, features, rows)
+    model._report_inexact_top_k(features, rows)
+    return model._soft_label(ctx).precompute(features, rows, target_array(corpus))
