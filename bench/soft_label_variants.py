@@ -166,6 +166,8 @@ def run(a):
     Eu = unit(E)
     stats = count_reference(texts, words, windows=(110, 10))
     out = open(a.out, "a") if a.out else sys.stdout
+    import torch
+    threads = torch.get_num_threads()
     for seed in map(int, a.seeds.split(",")):
         for v in a.variants.split(","):
             kw = dict(n_topics=a.k, seed=seed, progress=False)
@@ -192,6 +194,9 @@ def run(a):
                 m = SoftLabelTM(teacher="encoder", **{**kw, **extra})
                 theta = m.fit_transform(texts, features={"embedding": E, "encoder_logits": L})
             r = evaluate(m, theta, texts, labels, stats, time.time() - t)
+            # UMAP resets numba's threads to the CPU count, and with numba's OpenMP layer that
+            # is torch's libgomp: later fits would run (and spin) on every core
+            torch.set_num_threads(threads)
             print(json.dumps({"corpus": a.corpus, "k": a.k, "seed": seed, "variant": v, **r}),
                   file=out, flush=True)
 
