@@ -24,6 +24,7 @@ line per fit goes to --out; `--table` prints the mean table of one or more such 
         --variants zeroshot,base,base+mix0.5,bertopic --out runs/variants-tweet89.jsonl
     python bench/soft_label_variants.py --table runs/variants-*.jsonl
     python bench/soft_label_variants.py --table runs/variants-*.jsonl --welch default
+    python bench/soft_label_variants.py --table runs/variants-*.jsonl --columns nmi [--welch V]
 """
 import argparse, importlib, json, sys, time
 from collections import Counter, defaultdict
@@ -33,6 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if not DATA.exists() and Path("/work/shared/data").exists():   # a git worktree elsewhere
+    DATA = Path("/work/shared/data")
 CORPORA = {"tweet89": "shorttext/tweet89.jsonl", "subj": "shorttext/20ng_subjects.jsonl",
            "20ng": "20newsgroup/corpus_stripped.jsonl"}
 
@@ -111,6 +114,24 @@ def logits_for(spec: str, d: Path, Eu, bow):
     return L.astype(np.float32), extra
 
 
+def cluster_shape(theta, labels) -> dict:
+    """What NMI = I(Y;C) / mean(H(Y), H(C)) is made of (nats), with the argmax clustering's
+    size distribution: topics used, exp(H(C)), the largest cluster's share; and AMI."""
+    from scipy.stats import entropy
+    from sklearn.metrics import adjusted_mutual_info_score, mutual_info_score
+    from softtopic.evaluation.clustering import hard_assignments
+    c = hard_assignments(theta)
+    sizes = np.bincount(c)
+    sizes = sizes[sizes > 0]
+    h_c = float(entropy(sizes))
+    return {"clusters_used": int(len(sizes)), "h_clusters": h_c,
+            "eff_clusters": float(np.exp(h_c)),
+            "largest_cluster_share": float(sizes.max() / len(c)),
+            "h_labels": float(entropy(list(Counter(labels).values()))),
+            "mi": float(mutual_info_score(labels, c)),
+            "ami": float(adjusted_mutual_info_score(labels, c))}
+
+
 def evaluate(model, theta, texts, labels, stats, seconds):
     from softtopic.evaluation.clustering import clustering_scores
     from softtopic.evaluation.coherence import coherence
@@ -118,7 +139,8 @@ def evaluate(model, theta, texts, labels, stats, seconds):
     from softtopic.evaluation.report import first_occurrences
     from softtopic.evaluation.retrieval import retrieval_precision
     topics = model.get_topics(top_n=15)
-    r = dict(clustering_scores(theta, labels))
+    r = dict(clustering_scores(theta, labels))       # purity, inverse_purity, ..., nmi, ari
+    r.update(cluster_shape(theta, labels))
     pk = retrieval_precision(theta, labels, ks=(5, 10))
     r["p5"], r["p10"] = pk[5], pk[10]
     keep = first_occurrences(texts, range(len(texts)))  # subject lines repeat within threads
@@ -144,6 +166,8 @@ def run(a):
     Eu = unit(E)
     stats = count_reference(texts, words, windows=(110, 10))
     out = open(a.out, "a") if a.out else sys.stdout
+    import torch
+    threads = torch.get_num_threads()
     for seed in map(int, a.seeds.split(",")):
         for v in a.variants.split(","):
             kw = dict(n_topics=a.k, seed=seed, progress=False)
@@ -170,12 +194,18 @@ def run(a):
                 m = SoftLabelTM(teacher="encoder", **{**kw, **extra})
                 theta = m.fit_transform(texts, features={"embedding": E, "encoder_logits": L})
             r = evaluate(m, theta, texts, labels, stats, time.time() - t)
+            # UMAP resets numba's threads to the CPU count, and with numba's OpenMP layer that
+            # is torch's libgomp: later fits would run (and spin) on every core
+            torch.set_num_threads(threads)
             print(json.dumps({"corpus": a.corpus, "k": a.k, "seed": seed, "variant": v, **r}),
                   file=out, flush=True)
 
 
 COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "td", "cv_corpus", "npmi_corpus",
            "max_word_topics", "fit_s"]
+# --columns nmi: the clustering's make-up (rows written before these fields show "-")
+NMI_COLUMNS = ["nmi", "ami", "purity", "inverse_purity", "mi", "h_labels", "h_clusters",
+               "eff_clusters", "clusters_used", "largest_cluster_share"]
 
 
 def grouped(files) -> dict:
@@ -189,33 +219,38 @@ def grouped(files) -> dict:
     return groups
 
 
-def table(files):
+def table(files, columns=COLUMNS):
     groups = grouped(files)
-    print("| corpus | K | variant | seeds | " + " | ".join(COLUMNS) + " |")
-    print("|---" * (len(COLUMNS) + 4) + "|")
+    print("| corpus | K | variant | seeds | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 4) + "|")
     for key in sorted(groups, key=lambda k: (k[0], k[1])):
         rs = groups[key]
-        cells = [f"{np.mean([r[c] for r in rs]):.3f}" for c in COLUMNS]
+        cells = [f"{np.mean([r[c] for r in rs]):.3f}" if all(c in r for r in rs) else "-"
+                 for c in columns]
         print(f"| {key[0]} | {key[1]} | {key[2]} | {len(rs)} | " + " | ".join(cells) + " |")
 
 
 WELCH_COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "cv_corpus"]
+NMI_WELCH_COLUMNS = ["nmi", "ami", "purity", "inverse_purity", "mi", "eff_clusters"]
 
 
-def welch(files, variant):
+def welch(files, variant, columns=WELCH_COLUMNS):
     """Welch's t-test of `variant` against every other variant of the same corpus and K:
     mean difference (variant - other) and two-sided p per column."""
     from scipy.stats import ttest_ind
     groups = grouped(files)
     print(f"| corpus | K | {variant} vs | seeds | " +
-          " | ".join(f"{c} diff (p)" for c in WELCH_COLUMNS) + " |")
-    print("|---" * (len(WELCH_COLUMNS) + 4) + "|")
+          " | ".join(f"{c} diff (p)" for c in columns) + " |")
+    print("|---" * (len(columns) + 4) + "|")
     for (corpus, k, other), rs in sorted(groups.items()):
         mine = groups.get((corpus, k, variant))
         if other == variant or not mine or len(mine) < 2 or len(rs) < 2:
             continue
         cells = []
-        for c in WELCH_COLUMNS:
+        for c in columns:
+            if not all(c in r for r in mine + rs):
+                cells.append("-")
+                continue
             a, b = [r[c] for r in mine], [r[c] for r in rs]
             p = ttest_ind(a, b, equal_var=False).pvalue
             cells.append(f"{np.mean(a) - np.mean(b):+.3f} ({p:.3f})")
@@ -233,11 +268,14 @@ if __name__ == "__main__":
     ap.add_argument("--table", nargs="+", metavar="JSONL", help="print the mean table and exit")
     ap.add_argument("--welch", metavar="VARIANT",
                     help="with --table: Welch tests of VARIANT against the other variants")
+    ap.add_argument("--columns", choices=["default", "nmi"], default="default",
+                    help="with --table: the default columns, or nmi: what NMI is made of")
     a = ap.parse_args()
+    nmi_cols = a.columns == "nmi"
     if a.table and a.welch:
-        welch(a.table, a.welch)
+        welch(a.table, a.welch, NMI_WELCH_COLUMNS if nmi_cols else WELCH_COLUMNS)
     elif a.table:
-        table(a.table)
+        table(a.table, NMI_COLUMNS if nmi_cols else COLUMNS)
     elif a.corpus:
         run(a)
     else:
