@@ -26,16 +26,16 @@ line per fit goes to --out; `--table` prints the mean table of one or more such 
     python bench/soft_label_variants.py --table runs/variants-*.jsonl --welch default
     python bench/soft_label_variants.py --table runs/variants-*.jsonl --columns nmi [--welch V]
 """
-import argparse, importlib, json, sys, time
+import argparse, importlib, json, os, sys, time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-if not DATA.exists() and Path("/work/shared/data").exists():   # a git worktree elsewhere
-    DATA = Path("/work/shared/data")
+# ../shared/data beside the repository; SOFTTOPIC_DATA for a checkout elsewhere (a worktree)
+DATA = Path(os.environ.get("SOFTTOPIC_DATA",
+                           Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 CORPORA = {"tweet89": "shorttext/tweet89.jsonl", "subj": "shorttext/20ng_subjects.jsonl",
            "20ng": "20newsgroup/corpus_stripped.jsonl"}
 
