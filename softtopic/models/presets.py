@@ -80,9 +80,9 @@ class SoftLabelPreset(NeuralTopicModel):
         k - 1 nearest training documents by cosine of the input feature (sentence embedding or
         LM hidden state; `softtopic.models.neighbour_words`); 1 = its own words only; it only
         matters with bow_mix > 0; partial_fit finds the neighbours among each call's documents.
-        hub_correction="centre" subtracts each
-        word's mean teacher logit over the training corpus before the softmax (removes "hub"
-        words the teacher scores high for every document); "none" (default) is the paper's.
+        hub_correction="centre" subtracts each word's mean teacher logit over the training
+        corpus before the softmax (removes "hub" words the teacher scores high for every
+        document); "none" (default) is the paper's.
     The LM view's settings (instruction, template, chat_template, scoring, max_document_tokens,
     lm_batch_size, lm_dtype, store_top_k) are passed to `softtopic.views.lm.LanguageModelView`.
     store_top_k=K stores only each document's top K logits (compact soft labels, K x 6 + 1
