@@ -15,7 +15,10 @@ variants differ only in the soft label:
     +topK, +tauT  the target's top_k / tau
     +nbK          bow_neighbours=K: the mixed words are the mean bag of words of the document
                   and its K - 1 nearest neighbours (embedding cosine)
+    +nbslK        the soft label itself averaged over the document and its K - 1 nearest
+                  neighbours (exactly: tau * log of the mean softmax(L / tau))
     +dX, +tdX     dropout / theta_dropout; +epN epochs; +p:name=value any model parameter
+                  (e.g. +p:mu_batch_norm="scale", +p:hub_correction="centre")
 
 Baselines (zeroshot, prodlda, combined, fastopic, bertopic) read the same embeddings. One JSON
 line per fit goes to --out; `--table` prints the mean table of one or more such files.
@@ -92,8 +95,11 @@ def logits_for(spec: str, d: Path, Eu, bow):
         extra["hub_correction"] = "centre"
     elif base == "csls":
         L = L - (-np.sort(-L, axis=0)[:10]).mean(0, keepdims=True)
+    smooth_over = 1
     for p in parts[1:]:
-        if p.startswith("tau"):
+        if p.startswith("nbsl"):         # nbslK: soft label averaged over K neighbours
+            smooth_over = int(p[4:])
+        elif p.startswith("tau"):
             extra["tau"] = float(p[3:])
         elif p.startswith("top"):
             extra["top_k"] = int(p[3:])
@@ -111,7 +117,21 @@ def logits_for(spec: str, d: Path, Eu, bow):
             extra.update(model_parameter(p))
         else:
             raise SystemExit(f"unknown variant part {p!r} in {spec!r}")
+    if smooth_over > 1:
+        L = neighbourhood_soft_label(L, Eu, bow, smooth_over, extra.get("tau", 3.0))
     return L.astype(np.float32), extra
+
+
+def neighbourhood_soft_label(L, Eu, bow, k: int, tau: float):
+    """Logits whose softmax(. / tau) is the mean soft label of each document and its k - 1
+    nearest neighbours by embedding cosine (documents without vocabulary words keep theirs)."""
+    from softtopic.models.neighbour_words import nearest_neighbours
+    rows = np.flatnonzero(np.asarray(bow.sum(1)).ravel() > 0)
+    neighbours = nearest_neighbours(Eu, k, rows)
+    P = np.exp((L - L.max(1, keepdims=True)) / tau)
+    P /= P.sum(1, keepdims=True)
+    P[rows] = P[rows][neighbours].mean(1)
+    return tau * np.log(np.maximum(P, 1e-30))
 
 
 def cluster_shape(theta, labels) -> dict:

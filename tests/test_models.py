@@ -162,3 +162,47 @@ def test_loading_through_another_class_raises_and_softtopic_load_returns_the_sav
         ZeroShotTM.load(tmp_path / "m")
     assert type(softtopic.load(tmp_path / "m")) is ProdLDA
     assert type(softtopic.TopicModel.load(tmp_path / "m")) is ProdLDA
+
+
+def test_mu_batch_norm_fixed_gives_large_topics_small_margins_and_scale_lifts_them():
+    """The documented mechanism: without affine parameters a topic on for a share p of the batch
+    lifts those documents to sqrt((1 - p) / p) (large topics get small margins); a learned
+    scale multiplies that margin, a shift moves every document, "none" leaves mu as it is."""
+    from softtopic.models.backbone import mu_normalisation
+    for p in (0.5, 0.2, 0.05):
+        on = int(200 * p)
+        x = torch.zeros(200, 2)
+        x[:on, 0] = 3.0                                   # topic 0 on for a share p
+        x[:, 1] = torch.linspace(-1, 1, 200)
+        fixed = mu_normalisation("fixed", 2).train()(x)
+        assert fixed[0, 0].item() == pytest.approx(np.sqrt((1 - p) / p), rel=1e-3)
+        assert fixed.mean(0).abs().max().item() < 1e-5
+        scaled_layer = mu_normalisation("scale", 2).train()
+        with torch.no_grad():
+            scaled_layer.scale.copy_(torch.tensor([2.0, 0.5]))
+        scaled = scaled_layer(x)
+        torch.testing.assert_close(scaled, fixed * torch.tensor([2.0, 0.5]))
+    affine = mu_normalisation("affine", 2)
+    assert affine.weight.requires_grad and affine.bias.requires_grad
+    torch.testing.assert_close(mu_normalisation("none", 2)(x), x)
+    with pytest.raises(ValueError, match="mu_batch_norm"):
+        mu_normalisation("batch", 2)
+
+
+def test_mu_batch_norm_default_keeps_the_reference_model_and_scale_trains_and_round_trips(
+        tmp_path, planted):
+    texts, topics, _ = planted
+    reference = ProdLDA(n_topics=5, **FAST).fit(texts)
+    explicit = ProdLDA(n_topics=5, mu_batch_norm="fixed", **FAST).fit(texts)
+    np.testing.assert_array_equal(reference.theta_, explicit.theta_)   # None means "fixed" here
+    assert not any("scale" in k for k in reference.module_.state_dict())
+    model = ProdLDA(n_topics=5, mu_batch_norm="scale", **FAST).fit(texts)
+    assert all(recovered(model.get_topics(10), topics))               # its defaults converge
+    scale = model.module_.encoder.mu_bn.scale.detach().numpy()
+    assert np.abs(scale - 1).max() > 0.01                             # the scale was learned
+    model.save(tmp_path / "m")
+    loaded = softtopic.load(tmp_path / "m")
+    assert loaded.get_params()["mu_batch_norm"] == "scale"
+    np.testing.assert_array_equal(loaded.transform(texts[:30]), model.transform(texts[:30]))
+    with pytest.raises(ValueError, match="parameter mu_batch_norm must be"):
+        ProdLDA(n_topics=5, mu_batch_norm="batch", **FAST).fit(texts)

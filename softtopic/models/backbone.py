@@ -12,6 +12,14 @@ Defaults follow the CTM/OCTIS ProdLDA reference: softplus MLP with dropout 0.2, 
 mu and log-variance without affine parameters, a learnable prior initialised at the Laplace
 approximation of a symmetric Dirichlet, dropout on theta while training, losses summed over the
 batch.
+
+Why the batch norm on mu matters for topic sizes: without affine parameters it standardises
+each topic's posterior mean over the batch (mean 0, variance 1), so a topic holding a share p
+of the documents lifts them by only about 1 / sqrt(p (1 - p)): large topics get small margins,
+and the fit prefers topics of equal size. `mu_batch_norm="scale"` learns a scale per topic
+after the standardisation (no shift), which lets topic sizes follow the data; "affine" also
+learns a shift; "none" drops the batch norm on mu (docs/soft-label-model.md, round 6, has the
+measurements: it helps on corpora of very unequal clusters and costs on others).
 """
 from __future__ import annotations
 
@@ -38,11 +46,40 @@ def target_features(target) -> tuple[str, ...]:
     return tuple(features) if features else (target.feature,)
 
 
+MU_BATCH_NORMS = ("fixed", "scale", "affine", "none")
+
+
+class ScaledBatchNorm(nn.Module):
+    """Batch norm without affine parameters, then a learned scale per feature (no shift)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(n, affine=False)
+        self.scale = nn.Parameter(torch.ones(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.scale
+
+
+def mu_normalisation(kind: str, n_topics: int) -> nn.Module:
+    """The layer after the posterior mean's linear map: one of MU_BATCH_NORMS."""
+    if kind not in MU_BATCH_NORMS:
+        raise ValueError(f"mu_batch_norm must be one of {MU_BATCH_NORMS}, got {kind!r}")
+    if kind == "none":
+        return nn.Identity()
+    if kind == "scale":
+        return ScaledBatchNorm(n_topics)
+    return nn.BatchNorm1d(n_topics, affine=kind == "affine")
+
+
 class Encoder(nn.Module):
-    """MLP from the input features to the posterior's mean and log-variance."""
+    """MLP from the input features to the posterior's mean and log-variance. batch_norm: batch
+    norm (no affine parameters) on the log-variance, and on mu unless mu_batch_norm says
+    otherwise (None: "fixed" with batch_norm, else "none")."""
 
     def __init__(self, input_dim: int, n_topics: int, hidden_sizes: Sequence[int] = (200, 200),
-                 activation: str = "softplus", dropout: float = 0.2, batch_norm: bool = True):
+                 activation: str = "softplus", dropout: float = 0.2, batch_norm: bool = True,
+                 mu_batch_norm: str | None = None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -53,7 +90,8 @@ class Encoder(nn.Module):
         self.mlp = nn.Sequential(*layers, nn.Dropout(dropout))
         self.mu = nn.Linear(width, n_topics)
         self.logvar = nn.Linear(width, n_topics)
-        self.mu_bn = nn.BatchNorm1d(n_topics, affine=False) if batch_norm else nn.Identity()
+        self.mu_bn = mu_normalisation(mu_batch_norm or ("fixed" if batch_norm else "none"),
+                                      n_topics)
         self.logvar_bn = nn.BatchNorm1d(n_topics, affine=False) if batch_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +112,9 @@ class VariationalTopicModel(nn.Module):
         them in that order: `.loss(logits, *arrays)` (e.g. distillation reads bow and a teacher).
     regularizers: modules with `.features` and `forward(model, batch, out) -> scalar`.
     prior_alpha: the prior is the Laplace approximation of Dirichlet(prior_alpha); None gives the
-    standard normal N(0, I) (ETM). encoder_batch_norm: batch norm on mu and log-variance.
+    standard normal N(0, I) (ETM). encoder_batch_norm: batch norm on mu and log-variance;
+    mu_batch_norm: what follows mu's linear map instead (`mu_normalisation`; None: as
+    encoder_batch_norm).
     """
 
     def __init__(self, input_features: Sequence[str], input_dim: int, n_topics: int,
@@ -82,7 +122,8 @@ class VariationalTopicModel(nn.Module):
                  hidden_sizes: Sequence[int] = (200, 200), activation: str = "softplus",
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float | None = 1.0,
                  learn_prior: bool = True, reduction: str = "sum", encoder_batch_norm: bool = True,
-                 input_projections: dict[str, tuple[int, int]] | None = None):
+                 input_projections: dict[str, tuple[int, int]] | None = None,
+                 mu_batch_norm: str | None = None):
         super().__init__()
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
@@ -91,7 +132,7 @@ class VariationalTopicModel(nn.Module):
         self.projections = nn.ModuleDict({name: nn.Linear(*dims) for name, dims in
                                           (input_projections or {}).items()})
         self.encoder = Encoder(input_dim, n_topics, hidden_sizes, activation, dropout,
-                               encoder_batch_norm)
+                               encoder_batch_norm, mu_batch_norm)
         self.decoder = decoder
         self.target = target
         self.regularizers = nn.ModuleList(regularizers)

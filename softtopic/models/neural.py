@@ -19,12 +19,12 @@ import scipy.sparse as sp
 import torch
 
 from ..corpus import Corpus, as_corpus
-from ..params import Device, Number, OneOf, Sizes, positive_integer, positive_number
+from ..params import Choice, Device, Number, OneOf, Sizes, positive_integer, positive_number
 from ..preprocessing import PreprocessingConfig, Vocabulary, empty_rows
 from ..streaming import TextsNotKept, _npy_header
 from ..training import MappedPages, Trainer, TrainingConfig, infer
 from ..views.sentence import DEFAULT_ENCODER, SentenceEmbeddings
-from .backbone import VariationalTopicModel
+from .backbone import MU_BATCH_NORMS, VariationalTopicModel
 from .base import TopicModel
 from .decoders import DECODERS
 from .targets import BowReconstruction
@@ -140,6 +140,10 @@ class NeuralTopicModel(TopicModel):
     model fitted with a callable tokenizer cannot be saved (it is not a JSON value).
     min_token_length, token_pattern, stopwords: the token policy (`softtopic.preprocessing`;
     default: runs of 3+ letters, English stopwords removed), saved with the model.
+    mu_batch_norm: what follows the posterior mean's linear map: "fixed" (batch norm without
+    affine parameters, CTM's; topics come out of about equal size), "scale" (a learned scale
+    per topic after it: topic sizes can follow the data), "affine" (scale and shift) or "none";
+    None (default) is the preset's reference choice ("fixed", or "none" for ETM).
     """
 
     default_input = "bow"
@@ -150,6 +154,7 @@ class NeuralTopicModel(TopicModel):
         "hidden_sizes": Sizes(), "dropout": Number(0, 1, closed="left"),
         "theta_dropout": Number(0, 1, closed="left"),
         "prior_alpha": OneOf(None, positive_number()),   # None: ETM's N(0, I) prior
+        "mu_batch_norm": OneOf(None, Choice(*MU_BATCH_NORMS)),
         "epochs": positive_integer(),
         "batch_size": Number(2, kind="integer"),   # batch norm needs two documents a batch
         "lr": positive_number(),
@@ -164,7 +169,8 @@ class NeuralTopicModel(TopicModel):
                  stopwords: str | list[str] = "english",
                  hidden_sizes: tuple[int, ...] = (200, 200), activation: str = "softplus",
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
-                 learn_prior: bool = True, reduction: str = "sum", epochs: int = 100,
+                 learn_prior: bool = True, reduction: str = "sum",
+                 mu_batch_norm: str | None = None, epochs: int = 100,
                  batch_size: int = 64, lr: float = 2e-3, lr_schedule: str | None = None,
                  n_samples: int = 20, encoder: str = DEFAULT_ENCODER,
                  max_seq_length: int | None = 256, device: str | None = None, seed: int = 0,
@@ -186,6 +192,7 @@ class NeuralTopicModel(TopicModel):
         self.prior_alpha = prior_alpha
         self.learn_prior = learn_prior
         self.reduction = reduction
+        self.mu_batch_norm = mu_batch_norm
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -301,7 +308,7 @@ class NeuralTopicModel(TopicModel):
             self._build_target(ctx), self._build_regularizers(ctx), tuple(self.hidden_sizes),
             self.activation, self.dropout, self.theta_dropout, self.prior_alpha,
             self.learn_prior, self.reduction, encoder_batch_norm=self.encoder_batch_norm,
-            input_projections=projections)
+            input_projections=projections, mu_batch_norm=self.mu_batch_norm)
 
     def _input_projections(self, ctx: BuildContext) -> dict[str, tuple[int, int]]:
         """{feature: (in_dim, out_dim)} linear layers applied to input features before they are
