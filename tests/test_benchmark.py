@@ -141,6 +141,29 @@ def test_bench_cli_dry_run_lists_per_dataset_k_runs(tmp_path, capsys):
     assert not (tmp_path / "o").exists()        # a dry run writes nothing
 
 
+def test_a_slice_of_the_grid_has_the_full_grids_run_folders_and_specs(tmp_path, capsys):
+    """--datasets / --k run a slice first; its runs are the full grid's (same folders, same
+    specs), so running the whole config later resumes from them."""
+    import yaml
+    cfg = parse_config(two_dataset_config(tmp_path, k=[2, 4]))
+    full = {r.relpath: r.to_dict() for r in cfg.runs()}
+    part = cfg.subset(["tweets"], [4]).runs()
+    assert sorted(str(r.relpath) for r in part) == sorted(
+        f"tweets/{m}/k4/seed{s}" for m in ("prodlda", "prodlda-small") for s in (0, 1))
+    assert all(full[r.relpath] == r.to_dict() for r in part)
+    assert {(r.dataset, r.k) for r in cfg.subset(ks=[3, 2]).runs()} == {("toy", 3), ("tweets", 2)}
+    assert len(cfg.subset(["toy"]).runs()) == 4 and len(cfg.subset().runs()) == 12
+    with pytest.raises(ConfigError, match=r"no dataset 'tweet' .* it has toy, tweets"):
+        cfg.subset(["tweet"])
+    with pytest.raises(ConfigError, match=r"--k: \[4\] not in the grid .*\[3\]"):
+        cfg.subset(["toy"], [4])
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(two_dataset_config(tmp_path, k=[2, 4])))
+    assert cli_main(["bench", str(path), "--out", str(tmp_path / "o"), "--dry-run",
+                     "--datasets", "tweets", "--k", "2,4"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "8 runs"
+
+
 def test_global_k_may_be_left_out_only_when_every_dataset_has_its_own(tmp_path):
     raw = two_dataset_config(tmp_path, k=[2])
     del raw["k"]

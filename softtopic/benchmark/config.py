@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -134,6 +134,28 @@ class BenchConfig:
                 for m in self.models:
                     specs += self._model_runs(dname, dopts, m, {}, m.label, None)
         return specs
+
+    def subset(self, datasets: list[str] | None = None, ks: list[int] | None = None
+               ) -> "BenchConfig":
+        """The same grid restricted to some datasets and K values, to run a slice first (the
+        short corpora, one K): its runs have the full grid's folders and specs, so running the
+        full config later resumes from them."""
+        for name in datasets or []:
+            if name not in self.datasets:
+                raise ConfigError(f"--datasets: no dataset {name!r} in config {self.name!r}; "
+                                  f"it has {', '.join(self.datasets)}")
+        kept = {n: o for n, o in self.datasets.items() if datasets is None or n in datasets}
+        if ks is not None:
+            grid_ks = {k for n in kept for k in self.k_for(n)}
+            missing = sorted(set(ks) - grid_ks)
+            if missing:
+                raise ConfigError(f"--k: {missing} not in the grid of these datasets "
+                                  f"(K values: {sorted(grid_ks)})")
+            kept = {n: o for n, o in kept.items() if set(self.k_for(n)) & set(ks)}
+        keep_k = (lambda values: values) if ks is None else \
+            (lambda values: [k for k in values if k in ks])
+        return replace(self, datasets=kept, k=keep_k(self.k),
+                       dataset_k={n: keep_k(v) for n, v in self.dataset_k.items() if n in kept})
 
     def _model_runs(self, dname, dopts, m, override, label, sweep):
         out = []

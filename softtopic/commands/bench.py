@@ -1,6 +1,8 @@
 """softtopic bench CONFIG --out DIR: run a benchmark grid (resumable; done runs are skipped)."""
 from __future__ import annotations
 
+import argparse
+
 from ..benchmark.config import load_config
 from ..benchmark.runner import run_grid
 from ..views.engines import import_ray
@@ -19,15 +21,33 @@ def add_parser(sub):
     p.add_argument("--allow-unknown-models", action="store_true",
                    help="record runs of models missing from the registry as failed instead of "
                         "refusing the config")
+    p.add_argument("--datasets", type=_names, default=None, metavar="NAME[,NAME]",
+                   help="run only these datasets of the config (same run folders: the full "
+                        "grid later resumes from them)")
+    p.add_argument("--k", type=_integers, default=None, metavar="K[,K]",
+                   help="run only these K values of the config")
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
     add_engine_arguments(p)
     p.set_defaults(func=run)
+
+
+def _names(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _integers(value: str) -> list[int]:
+    try:
+        return [int(v) for v in _names(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {value!r}")
 
 
 def run(args) -> int:
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     config = load_config(args.config, allow_unknown_models=args.allow_unknown_models)
+    if args.datasets is not None or args.k is not None:
+        config = config.subset(args.datasets, args.k)
     if args.dry_run:
         specs = config.runs()
         for s in specs:
