@@ -182,8 +182,11 @@ def test_mu_batch_norm_fixed_gives_large_topics_small_margins_and_scale_lifts_th
             scaled_layer.scale.copy_(torch.tensor([2.0, 0.5]))
         scaled = scaled_layer(x)
         torch.testing.assert_close(scaled, fixed * torch.tensor([2.0, 0.5]))
-    affine = mu_normalisation("affine", 2)
-    assert affine.weight.requires_grad and affine.bias.requires_grad
+    affine = mu_normalisation("affine", 2).train()
+    with torch.no_grad():
+        affine.weight.copy_(torch.tensor([2.0, 0.5]))
+        affine.bias.copy_(torch.tensor([1.0, -1.0]))
+    torch.testing.assert_close(affine(x), fixed * torch.tensor([2.0, 0.5]) + torch.tensor([1.0, -1.0]))
     torch.testing.assert_close(mu_normalisation("none", 2)(x), x)
     with pytest.raises(ValueError, match="mu_batch_norm"):
         mu_normalisation("batch", 2)

@@ -15,7 +15,7 @@ batch.
 
 Why the batch norm on mu matters for topic sizes: without affine parameters it standardises
 each topic's posterior mean over the batch (mean 0, variance 1), so a topic holding a share p
-of the documents lifts them by only about 1 / sqrt(p (1 - p)): large topics get small margins,
+of the documents lifts them to only about sqrt((1 - p) / p): large topics get small margins,
 and the fit prefers topics of equal size. `mu_batch_norm="scale"` learns a scale per topic
 after the standardisation (no shift), which lets topic sizes follow the data; "affine" also
 learns a shift; "none" drops the batch norm on mu (docs/soft-label-model.md, round 6, has the
