@@ -17,8 +17,10 @@ variants differ only in the soft label:
                   and its K - 1 nearest neighbours (embedding cosine)
     +nbslK        the soft label itself averaged over the document and its K - 1 nearest
                   neighbours (exactly: tau * log of the mean softmax(L / tau))
+    +inK          the encoder's input (any model's embedding) averaged over the document and its
+                  K - 1 nearest neighbours; the soft label still reads the document's own
     +dX, +tdX     dropout / theta_dropout; +epN epochs; +p:name=value any model parameter
-                  (e.g. +p:mu_batch_norm="scale", +p:hub_correction="centre")
+                  (e.g. +p:mu_batch_norm="scale", +p:cluster_weight=0)
 
 Baselines (zeroshot, prodlda, combined, fastopic, bertopic) read the same embeddings. One JSON
 line per fit goes to --out; `--table` prints the mean table of one or more such files.
@@ -134,6 +136,16 @@ def neighbourhood_soft_label(L, Eu, bow, k: int, tau: float):
     return tau * np.log(np.maximum(P, 1e-30))
 
 
+def neighbour_mean(E, bow, k: int):
+    """Each document's embedding averaged with its k - 1 nearest neighbours' (cosine, among the
+    documents with vocabulary words; the others keep theirs)."""
+    from softtopic.models.neighbour_words import nearest_neighbours
+    rows = np.flatnonzero(np.asarray(bow.sum(1)).ravel() > 0)
+    out = E.copy()
+    out[rows] = E[rows][nearest_neighbours(E, k, rows)].mean(1)
+    return out
+
+
 def cluster_shape(theta, labels) -> dict:
     """What NMI = I(Y;C) / mean(H(Y), H(C)) is made of (nats), with the argmax clustering's
     size distribution: topics used, exp(H(C)), the largest cluster's share; and AMI."""
@@ -193,6 +205,10 @@ def run(a):
             kw = dict(n_topics=a.k, seed=seed, progress=False)
             t = time.time()
             name, *opts = v.split("+")
+            smooth = [int(o[2:]) for o in opts if o.startswith("in")]
+            opts = [o for o in opts if not o.startswith("in")]
+            spec = "+".join([name] + opts)
+            E_in = neighbour_mean(E, bow, smooth[-1]) if smooth else E
             if name in ("zeroshot", "combined", "prodlda"):
                 for o in opts:
                     if not o.startswith("p:"):
@@ -200,19 +216,19 @@ def run(a):
                     kw.update(model_parameter(o))
             if name in ("zeroshot", "combined"):
                 m = {"zeroshot": ZeroShotTM, "combined": CombinedTM}[name](**kw)
-                theta = m.fit_transform(texts, features={"embedding": E})
+                theta = m.fit_transform(texts, features={"embedding": E_in})
             elif name == "prodlda":
                 m = ProdLDA(**kw)
                 theta = m.fit_transform(texts)
-            elif v in ("fastopic", "bertopic"):
-                mod = importlib.import_module(f"softtopic.models.wrappers.{v}")
-                mod.document_embeddings = lambda self, corpus: E   # the cached embeddings
-                m = getattr(mod, {"fastopic": "FASTopic", "bertopic": "BERTopic"}[v])(**kw)
+            elif spec in ("fastopic", "bertopic"):
+                mod = importlib.import_module(f"softtopic.models.wrappers.{spec}")
+                mod.document_embeddings = lambda self, corpus: E_in   # the cached embeddings
+                m = getattr(mod, {"fastopic": "FASTopic", "bertopic": "BERTopic"}[spec])(**kw)
                 theta = m.fit_transform(texts)
             else:
-                L, extra = logits_for(v, d, Eu, bow)
+                L, extra = logits_for(spec, d, Eu, bow)
                 m = SoftLabelTM(teacher="encoder", **{**kw, **extra})
-                theta = m.fit_transform(texts, features={"embedding": E, "encoder_logits": L})
+                theta = m.fit_transform(texts, features={"embedding": E_in, "encoder_logits": L})
             r = evaluate(m, theta, texts, labels, stats, time.time() - t)
             # UMAP resets numba's threads to the CPU count, and with numba's OpenMP layer that
             # is torch's libgomp: later fits would run (and spin) on every core

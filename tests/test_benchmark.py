@@ -341,6 +341,18 @@ def test_grid_end_to_end_with_resume_and_report(tmp_path, monkeypatch):
     assert [s for s in status.values()].count("skipped") == 3
     assert all((p / "done.json").stat().st_mtime_ns == t for p, t in before.items())
 
+    # a run made when a default was different (its config.json records every parameter the
+    # model had) describes another model: it runs again, the others stay
+    recorded_file = out / "toy/prodlda/k3/seed0/config.json"
+    recorded = json.loads(recorded_file.read_text())
+    recorded["params"]["theta_dropout"] = 0.5
+    recorded_file.write_text(json.dumps(recorded))
+    results = run_grid(cfg, out, cache_dir=str(tmp_path / "cache"), echo=log.append)
+    status = {str(r.spec.relpath): r.status for r in results}
+    assert status["toy/prodlda/k3/seed0"] == "done"
+    assert [s for s in status.values()].count("skipped") == 3
+    assert json.loads(recorded_file.read_text())["params"]["theta_dropout"] == 0.2
+
     info = build_report(out)
     md = Path(info["report"]).read_text()
     assert "no-such-model" in md and "unknown model" in md

@@ -62,7 +62,10 @@ def test_neighbourhood_words_recover_short_documents_topics_where_own_words_do_n
     texts, dominant, embedding, rng = _short_planted()
     nmi = {}
     for k in (1, 10):
-        model = SoftLabelTM(10, teacher="encoder", bow_neighbours=k, seed=seed, progress=False)
+        # without the cluster term, which would recover the partition from the embedding
+        # whatever the words (tests/test_cluster_regularizer.py): this is the words' effect
+        model = SoftLabelTM(10, teacher="encoder", bow_neighbours=k, cluster_weight=0,
+                            seed=seed, progress=False)
         logits = rng.normal(size=(len(texts), len(model.vocabulary_for(texts))))
         theta = model.fit_transform(texts, features={"embedding": embedding,
                                                      "encoder_logits": logits.astype(np.float32)})
@@ -73,12 +76,13 @@ def test_neighbourhood_words_recover_short_documents_topics_where_own_words_do_n
 
 def test_defaults_and_the_paper_setting():
     model = SoftLabelTM()
-    assert (model.bow_mix, model.bow_neighbours, model.dropout, model.theta_dropout) == \
-        (0.5, 10, 0.0, 0.0)
+    assert (model.bow_mix, model.bow_neighbours, model.dropout, model.theta_dropout,
+            model.cluster_weight) == (0.5, 10, 0.0, 0.0, 100.0)
     paper = get_model_class("softlabel-paper")()
     assert isinstance(paper, SoftLabelTM)
     assert {k: getattr(paper, k) for k in PAPER_SETTING} == \
-        {"bow_mix": 0.0, "bow_neighbours": 1, "dropout": 0.2, "theta_dropout": 0.2}
+        {"bow_mix": 0.0, "bow_neighbours": 1, "dropout": 0.2, "theta_dropout": 0.2,
+         "cluster_weight": 0.0}
     assert (paper.tau, paper.weight, paper.divergence, paper.top_k, paper.hub_correction) == \
         (3.0, 1e3, "kl", None, "none")
     # the paper's ablations keep the paper's setting; ZeroShotTM's equivalent is ZeroShotTM's

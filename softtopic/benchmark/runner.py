@@ -1,8 +1,9 @@
 """Running a grid: one subprocess per run, resumable, with progress and a failure summary.
 
 A run is done only when its folder holds the run marker and done.json (the worker writes them
-last, atomically). Rerunning a grid skips done runs whose spec is unchanged and recomputes
-everything else from an emptied folder; views and
+last, atomically). Rerunning a grid skips done runs whose spec and model parameters (defaults
+included: a release may change them) are unchanged and recomputes everything else from an
+emptied folder; views and
 reference statistics are shared through the on-disk cache (SOFTTOPIC_CACHE), so a rerun never
 recomputes them.
 """
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..models.build import build_model
 from ..models.registry import MODELS
 from ..views.engines import ENGINE_ENV
 from .config import BenchConfig, RunSpec
@@ -34,14 +36,30 @@ class RunResult:
 
 
 def run_state(run_dir: Path, spec: RunSpec) -> str:
-    """'done' when the run is finished and the recorded spec equals this one, else 'todo'."""
+    """'done' when the run is finished, the recorded spec equals this one and the model was
+    built with the parameters this softtopic would give it now, else 'todo'."""
     if not is_finished(run_dir):
         return "todo"
     try:
         recorded = json.loads((run_dir / SPEC).read_text())
     except (OSError, json.JSONDecodeError):
         return "todo"
-    return "done" if recorded == json.loads(json.dumps(spec.to_dict(), default=str)) else "todo"
+    if recorded != json.loads(json.dumps(spec.to_dict(), default=str)):
+        return "todo"
+    return "todo" if defaults_changed(run_dir, spec) else "done"
+
+
+def defaults_changed(run_dir: Path, spec: RunSpec) -> bool:
+    """Whether the run's model (every parameter, as its config.json records them) differs from
+    the one `spec` builds now: the spec names only the parameters the grid sets, so a default
+    changed since the run (a new release) would otherwise pass its old results for the new
+    model's."""
+    try:
+        used = json.loads((run_dir / "config.json").read_text())["params"]
+        now = build_model(spec.model, spec.params, progress=False).get_params()
+    except (OSError, json.JSONDecodeError, KeyError, ValueError):
+        return True
+    return used != json.loads(json.dumps(now, default=str))
 
 
 def _prepare(run_dir: Path, spec: RunSpec):

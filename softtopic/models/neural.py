@@ -19,7 +19,8 @@ import scipy.sparse as sp
 import torch
 
 from ..corpus import Corpus, as_corpus
-from ..params import Choice, Device, Number, OneOf, Sizes, positive_integer, positive_number
+from ..params import (Choice, Device, Number, OneOf, Sizes, non_negative_number, positive_integer,
+                      positive_number)
 from ..preprocessing import PreprocessingConfig, Vocabulary, empty_rows
 from ..streaming import TextsNotKept, _npy_header
 from ..training import MappedPages, Trainer, TrainingConfig, infer
@@ -27,6 +28,7 @@ from ..views.sentence import DEFAULT_ENCODER, SentenceEmbeddings
 from .backbone import MU_BATCH_NORMS, VariationalTopicModel
 from .base import TopicModel
 from .decoders import DECODERS
+from .regularizers import ClusterAssignmentRegularizer, kmeans_centroids
 from .targets import BowReconstruction
 
 # feature name -> function(estimator, corpus, vocabulary, bow) -> {name: array (N rows)}.
@@ -144,6 +146,10 @@ class NeuralTopicModel(TopicModel):
     affine parameters, CTM's; topics come out of about equal size), "scale" (a learned scale
     per topic after it: topic sizes can follow the data), "affine" (scale and shift) or "none";
     None (default) is the preset's reference choice ("fixed", or "none" for ETM).
+    cluster_weight: weight of the k-means cluster term (`ClusterAssignmentRegularizer`): the
+    topic of each training document's k-means cluster (K clusters of the encoder's input) must
+    lead its posterior mean by a margin, so theta's argmax partitions the documents as well as
+    the input does; 0 (default) turns it off. Needs a model whose encoder reads one feature.
     """
 
     default_input = "bow"
@@ -155,6 +161,7 @@ class NeuralTopicModel(TopicModel):
         "theta_dropout": Number(0, 1, closed="left"),
         "prior_alpha": OneOf(None, positive_number()),   # None: ETM's N(0, I) prior
         "mu_batch_norm": OneOf(None, Choice(*MU_BATCH_NORMS)),
+        "cluster_weight": non_negative_number(),
         "epochs": positive_integer(),
         "batch_size": Number(2, kind="integer"),   # batch norm needs two documents a batch
         "lr": positive_number(),
@@ -170,7 +177,8 @@ class NeuralTopicModel(TopicModel):
                  hidden_sizes: tuple[int, ...] = (200, 200), activation: str = "softplus",
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
                  learn_prior: bool = True, reduction: str = "sum",
-                 mu_batch_norm: str | None = None, epochs: int = 100,
+                 mu_batch_norm: str | None = None, cluster_weight: float = 0.0,
+                 epochs: int = 100,
                  batch_size: int = 64, lr: float = 2e-3, lr_schedule: str | None = None,
                  n_samples: int = 20, encoder: str = DEFAULT_ENCODER,
                  max_seq_length: int | None = 256, device: str | None = None, seed: int = 0,
@@ -193,6 +201,7 @@ class NeuralTopicModel(TopicModel):
         self.learn_prior = learn_prior
         self.reduction = reduction
         self.mu_batch_norm = mu_batch_norm
+        self.cluster_weight = cluster_weight
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -225,7 +234,21 @@ class NeuralTopicModel(TopicModel):
         return BowReconstruction()
 
     def _build_regularizers(self, ctx: BuildContext) -> list:
-        return []
+        return [self._cluster_regularizer(ctx)] if self.cluster_weight else []
+
+    def _cluster_regularizer(self, ctx: BuildContext) -> ClusterAssignmentRegularizer:
+        inputs = self._input_features()
+        if len(inputs) != 1:
+            raise ValueError(f"cluster_weight needs an encoder that reads one feature; "
+                             f"{type(self).__name__} reads {'+'.join(inputs)}")
+        feature = inputs[0]
+        if ctx.loading:   # shapes only; the saved state holds the centroids
+            centroids = np.zeros((self.n_topics, ctx.feature_dims[feature]), dtype=np.float32)
+        else:
+            centroids = kmeans_centroids(ctx.features[feature], self.n_topics, self.seed,
+                                         rows=ctx.train_rows)
+        return ClusterAssignmentRegularizer(self.cluster_weight, feature,
+                                            torch.from_numpy(centroids))
 
     def _training_rows(self, n_documents: int) -> np.ndarray:
         """Documents that take part in training: all but those with no vocabulary word."""
