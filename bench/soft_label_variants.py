@@ -127,7 +127,7 @@ def logits_for(spec: str, d: Path, Eu, bow):
 def neighbourhood_soft_label(L, Eu, bow, k: int, tau: float):
     """Logits whose softmax(. / tau) is the mean soft label of each document and its k - 1
     nearest neighbours by embedding cosine (documents without vocabulary words keep theirs)."""
-    from softtopic.models.neighbour_words import nearest_neighbours
+    from softtopic.models.neighbourhood import nearest_neighbours
     rows = np.flatnonzero(np.asarray(bow.sum(1)).ravel() > 0)
     neighbours = nearest_neighbours(Eu, k, rows)
     P = np.exp((L - L.max(1, keepdims=True)) / tau)
@@ -139,7 +139,7 @@ def neighbourhood_soft_label(L, Eu, bow, k: int, tau: float):
 def neighbour_mean(E, bow, k: int):
     """Each document's embedding averaged with its k - 1 nearest neighbours' (cosine, among the
     documents with vocabulary words; the others keep theirs)."""
-    from softtopic.models.neighbour_words import nearest_neighbours
+    from softtopic.models.neighbourhood import nearest_neighbours
     rows = np.flatnonzero(np.asarray(bow.sum(1)).ravel() > 0)
     out = E.copy()
     out[rows] = E[rows][nearest_neighbours(E, k, rows)].mean(1)

@@ -157,11 +157,21 @@ def test_a_slice_of_the_grid_has_the_full_grids_run_folders_and_specs(tmp_path, 
         cfg.subset(["tweet"])
     with pytest.raises(ConfigError, match=r"--k: \[4\] not in the grid .*\[3\]"):
         cfg.subset(["toy"], [4])
+    # --models: a registry name keeps all its entries, a label one; the runs are the grid's
+    small = cfg.subset(models=["prodlda-small"]).runs()
+    assert {str(r.relpath).split("/")[1] for r in small} == {"prodlda-small"} and len(small) == 6
+    assert all(full[r.relpath] == r.to_dict() for r in small)
+    assert len(cfg.subset(models=["prodlda"]).runs()) == 12
+    with pytest.raises(ConfigError, match=r"--models: no model 'lda' .* it has prodlda"):
+        cfg.subset(models=["lda"])
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(two_dataset_config(tmp_path, k=[2, 4])))
     assert cli_main(["bench", str(path), "--out", str(tmp_path / "o"), "--dry-run",
                      "--datasets", "tweets", "--k", "2,4"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "8 runs"
+    assert cli_main(["bench", str(path), "--out", str(tmp_path / "o"), "--dry-run",
+                     "--datasets", "tweets", "--models", "prodlda-small"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "4 runs"
 
 
 def test_global_k_may_be_left_out_only_when_every_dataset_has_its_own(tmp_path):

@@ -135,11 +135,19 @@ class BenchConfig:
                     specs += self._model_runs(dname, dopts, m, {}, m.label, None)
         return specs
 
-    def subset(self, datasets: list[str] | None = None, ks: list[int] | None = None
-               ) -> "BenchConfig":
-        """The same grid restricted to some datasets and K values, to run a slice first (the
-        short corpora, one K): its runs have the full grid's folders and specs, so running the
-        full config later resumes from them."""
+    def subset(self, datasets: list[str] | None = None, ks: list[int] | None = None,
+               models: list[str] | None = None) -> "BenchConfig":
+        """The same grid restricted to some datasets, K values and models (a registry name keeps
+        every entry of that model; a run-folder label keeps one), to run a slice first (the
+        short corpora, one K, the baselines): its runs have the full grid's folders and specs,
+        so running the full config later resumes from them."""
+        known = sorted({m.name for m in self.models} | {m.label for m in self.models})
+        for name in models or []:
+            if name not in known:
+                raise ConfigError(f"--models: no model {name!r} in config {self.name!r}; it "
+                                  f"has {', '.join(known)}")
+        kept_models = [m for m in self.models
+                       if models is None or m.name in models or m.label in models]
         for name in datasets or []:
             if name not in self.datasets:
                 raise ConfigError(f"--datasets: no dataset {name!r} in config {self.name!r}; "
@@ -154,7 +162,7 @@ class BenchConfig:
             kept = {n: o for n, o in kept.items() if set(self.k_for(n)) & set(ks)}
         keep_k = (lambda values: values) if ks is None else \
             (lambda values: [k for k in values if k in ks])
-        return replace(self, datasets=kept, k=keep_k(self.k),
+        return replace(self, datasets=kept, k=keep_k(self.k), models=kept_models,
                        dataset_k={n: keep_k(v) for n, v in self.dataset_k.items() if n in kept})
 
     def _model_runs(self, dname, dopts, m, override, label, sweep):

@@ -26,6 +26,8 @@ def add_parser(sub):
                         "grid later resumes from them)")
     p.add_argument("--k", type=_integers, default=None, metavar="K[,K]",
                    help="run only these K values of the config")
+    p.add_argument("--models", type=_names, default=None, metavar="NAME[,NAME]",
+                   help="run only these models (registry names, as in the config)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
     add_engine_arguments(p)
     p.set_defaults(func=run)
@@ -46,8 +48,8 @@ def run(args) -> int:
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     config = load_config(args.config, allow_unknown_models=args.allow_unknown_models)
-    if args.datasets is not None or args.k is not None:
-        config = config.subset(args.datasets, args.k)
+    if args.datasets is not None or args.k is not None or args.models is not None:
+        config = config.subset(args.datasets, args.k, args.models)
     if args.dry_run:
         specs = config.runs()
         for s in specs:

@@ -57,6 +57,9 @@ class TopicModel(ExploreMixin):
     _parameter_constraints = {
         "n_topics": Number(2, kind="integer"), **PREPROCESSING_CONSTRAINTS, "seed": SEED,
     }
+    # Parameters added after models were saved without them: the value that behaves as those
+    # models were trained (a saved model's missing parameter takes this, not today's default).
+    _parameters_added_later: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -250,11 +253,13 @@ def _read_config(file: Path) -> dict:
 
 def _saved_params(file: Path, params: dict, klass: type) -> dict:
     """Constructor arguments from a saved config; names the class does not take are refused
-    (a constructor TypeError would not say which file is wrong)."""
+    (a constructor TypeError would not say which file is wrong). A parameter added after the
+    model was saved takes the value it was trained with (`_parameters_added_later`)."""
     unknown = sorted(set(params) - set(klass._param_names()))
     if unknown:
         raise ModelFileError(f"{file}: unknown parameter {', '.join(map(repr, unknown))} for "
                              f"{klass.__name__}")
+    params = {**klass._parameters_added_later, **params}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 

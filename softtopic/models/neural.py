@@ -147,13 +147,20 @@ class NeuralTopicModel(TopicModel):
     per topic after it: topic sizes can follow the data), "affine" (scale and shift) or "none";
     None (default) is the preset's reference choice ("fixed", or "none" for ETM).
     cluster_weight: weight of the k-means cluster term (`ClusterAssignmentRegularizer`): the
-    topic of each training document's k-means cluster (K clusters of the encoder's input) must
-    lead its posterior mean by a margin, so theta's argmax partitions the documents as well as
-    the input does; 0 (default) turns it off. Needs a model whose encoder reads one feature.
+    topic of each training document's k-means cluster (K clusters of the encoder's input, see
+    cluster_neighbours) must lead its posterior mean by a margin, so theta's argmax partitions
+    the documents as well as the input does; 0 (default) turns it off. Needs a model whose
+    encoder reads one feature.
+    cluster_neighbours: k-means runs on the input smoothed over each training document's
+    cluster_neighbours - 1 nearest neighbours (twice averaged, "cluster_input",
+    `softtopic.models.neighbourhood`), which it partitions better than the input itself; 1 = the
+    input as it is (no neighbour search: for millions of documents).
     """
 
     default_input = "bow"
     default_decoder = "prodlda"
+    # models saved before the cluster term (issue 10, round 7) and its neighbourhood (round 8)
+    _parameters_added_later = {"cluster_weight": 0.0, "cluster_neighbours": 1}
     encoder_batch_norm = True   # batch norm on mu / log-variance (off for ETM)
 
     _parameter_constraints = {
@@ -161,7 +168,7 @@ class NeuralTopicModel(TopicModel):
         "theta_dropout": Number(0, 1, closed="left"),
         "prior_alpha": OneOf(None, positive_number()),   # None: ETM's N(0, I) prior
         "mu_batch_norm": OneOf(None, Choice(*MU_BATCH_NORMS)),
-        "cluster_weight": non_negative_number(),
+        "cluster_weight": non_negative_number(), "cluster_neighbours": positive_integer(),
         "epochs": positive_integer(),
         "batch_size": Number(2, kind="integer"),   # batch norm needs two documents a batch
         "lr": positive_number(),
@@ -178,7 +185,7 @@ class NeuralTopicModel(TopicModel):
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
                  learn_prior: bool = True, reduction: str = "sum",
                  mu_batch_norm: str | None = None, cluster_weight: float = 0.0,
-                 epochs: int = 100,
+                 cluster_neighbours: int = 10, epochs: int = 100,
                  batch_size: int = 64, lr: float = 2e-3, lr_schedule: str | None = None,
                  n_samples: int = 20, encoder: str = DEFAULT_ENCODER,
                  max_seq_length: int | None = 256, device: str | None = None, seed: int = 0,
@@ -202,6 +209,7 @@ class NeuralTopicModel(TopicModel):
         self.reduction = reduction
         self.mu_batch_norm = mu_batch_norm
         self.cluster_weight = cluster_weight
+        self.cluster_neighbours = cluster_neighbours
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -228,7 +236,16 @@ class NeuralTopicModel(TopicModel):
     def _extra_features(self) -> tuple[str, ...]:
         """Features only regularisers (or a target reading several arrays) read during training;
         never needed at inference."""
-        return ()
+        return ("cluster_input",) if "cluster_input" in self._neighbourhood_sizes() else ()
+
+    def _neighbourhood_sizes(self) -> dict[str, int]:
+        """{derived neighbourhood feature: k} for those this model reads (`neighbourhood`)."""
+        return ({"cluster_input": self.cluster_neighbours}
+                if self.cluster_weight and self.cluster_neighbours > 1 else {})
+
+    def _neighbour_feature(self) -> str:
+        """The feature whose cosine finds a document's neighbours: the first input feature."""
+        return self._input_features()[0]
 
     def _build_target(self, ctx: BuildContext):
         return BowReconstruction()
@@ -237,13 +254,12 @@ class NeuralTopicModel(TopicModel):
         return [self._cluster_regularizer(ctx)] if self.cluster_weight else []
 
     def _cluster_regularizer(self, ctx: BuildContext) -> ClusterAssignmentRegularizer:
-        inputs = self._input_features()
-        if len(inputs) != 1:
-            raise ValueError(f"cluster_weight needs an encoder that reads one feature; "
-                             f"{type(self).__name__} reads {'+'.join(inputs)}")
-        feature = inputs[0]
-        if ctx.loading:   # shapes only; the saved state holds the centroids
-            centroids = np.zeros((self.n_topics, ctx.feature_dims[feature]), dtype=np.float32)
+        feature = ("cluster_input" if "cluster_input" in self._neighbourhood_sizes()
+                   else self._input_features()[0])
+        if ctx.loading:   # shapes only (the smoothed input is as wide as the input itself);
+            # the saved state holds the centroids
+            width = ctx.feature_dims[self._input_features()[0]]
+            centroids = np.zeros((self.n_topics, width), dtype=np.float32)
         else:
             centroids = kmeans_centroids(ctx.features[feature], self.n_topics, self.seed,
                                          rows=ctx.train_rows)
@@ -255,6 +271,13 @@ class NeuralTopicModel(TopicModel):
         return np.setdiff1d(np.arange(n_documents), self.empty_documents_)
 
     # ------------------------------------------------------------------ validation
+    def _validate_params(self):
+        super()._validate_params()
+        inputs = self._input_features()
+        if self.cluster_weight and len(inputs) != 1:
+            raise ValueError(f"cluster_weight needs an encoder that reads one feature; "
+                             f"{type(self).__name__} reads {'+'.join(inputs)}")
+
     def _check_input_known(self, given: dict | None):
         for name in self._input_features():
             if name not in FEATURE_PROVIDERS and name not in (given or {}):

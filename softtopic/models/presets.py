@@ -13,7 +13,7 @@ from ..params import (Number, OneOf, ParameterError, non_negative_number, positi
                       positive_number)
 from ..training import TrainingConfig
 from ..views.encoder_teacher import DEFAULT_SCALE
-from . import neighbour_words  # noqa: F401  (registers the bow_neighbours feature)
+from . import neighbourhood  # noqa: F401  (registers the bow_neighbours and cluster_input features)
 from . import teachers  # noqa: F401  (registers the lm_hidden/lm_logits/encoder_logits features)
 from .decoders import EmbeddingDistanceDecoder, ETMDecoder, TransportPlanDecoder
 from .neural import BuildContext, NeuralTopicModel
@@ -78,7 +78,7 @@ class SoftLabelPreset(NeuralTopicModel):
         any teacher; 0 = the paper's pure soft label). bow_neighbours = k mixes, in place of
         the document's own words, the mean normalised bag of words of the document and its
         k - 1 nearest training documents by cosine of the input feature (sentence embedding or
-        LM hidden state; `softtopic.models.neighbour_words`); 1 = its own words only; it only
+        LM hidden state; `softtopic.models.neighbourhood`); 1 = its own words only; it only
         matters with bow_mix > 0; partial_fit finds the neighbours among each call's documents.
         hub_correction="centre" subtracts each word's mean teacher logit over the training
         corpus before the softmax (removes "hub" words the teacher scores high for every
@@ -175,9 +175,11 @@ class SoftLabelPreset(NeuralTopicModel):
     def _mixed_words_feature(self) -> str:
         return "bow_neighbours" if self.bow_neighbours > 1 else "bow"
 
-    def _neighbour_feature(self) -> str:
-        """The feature whose cosine finds a document's neighbours: the first input feature."""
-        return self._input_features()[0]
+    def _neighbourhood_sizes(self) -> dict[str, int]:
+        sizes = super()._neighbourhood_sizes()
+        if self._mixed_words_feature() == "bow_neighbours":
+            sizes["bow_neighbours"] = self.bow_neighbours
+        return sizes
 
     def _stored_top_k(self, ctx):
         """K of compact soft labels: of the training feature when it is compact (computed
@@ -261,15 +263,17 @@ class SoftLabelTM(SoftLabelPreset, ProdLDA):
     - bow_mix=0.5, bow_neighbours=10: half of the target is the mean normalised bag of words of
       the document and its 9 nearest neighbours (by cosine of the input feature);
     - dropout=0, theta_dropout=0: the dense target needs no dropout noise on the encoder;
-    - cluster_weight=100: the topic of each document's k-means cluster of the input feature
-      must lead its posterior mean (`ClusterAssignmentRegularizer`), so documents are
-      partitioned as well as the input partitions them.
+    - cluster_weight=300: the topic of each document's k-means cluster must lead its posterior
+      mean (`ClusterAssignmentRegularizer`); k-means partitions the input feature smoothed over
+      each document's 9 nearest neighbours (the backbone's cluster_neighbours=10, the same
+      neighbours as bow_neighbours), which partitions documents closer to their labels than the
+      input itself (purity and NMI up on every benchmark corpus).
 
     `PAPER_SETTING` (registry "softlabel-paper") restores the paper's values of the five.
     """
 
     def __init__(self, n_topics: int = 50, *, bow_mix: float = 0.5, bow_neighbours: int = 10,
-                 dropout: float = 0.0, theta_dropout: float = 0.0, cluster_weight: float = 100.0,
+                 dropout: float = 0.0, theta_dropout: float = 0.0, cluster_weight: float = 300.0,
                  **kwargs):
         super().__init__(n_topics, bow_mix=bow_mix, bow_neighbours=bow_neighbours,
                          dropout=dropout, theta_dropout=theta_dropout,

@@ -83,7 +83,9 @@ class ClusterAssignmentRegularizer(nn.Module):
     """weight * relu(max_{k != c} mu_k - mu_c + margin) per document, summed over the batch:
     the topic of the document's k-means cluster c must lead every other topic in the posterior
     mean mu by `margin`. c is the nearest of K `centroids` (fitted once on the training
-    documents' unit-normalised encoder input `feature`, `kmeans_centroids`).
+    documents' unit-normalised `feature`, `kmeans_centroids`): the encoder's input, or by
+    default that input smoothed over each document's nearest neighbours ("cluster_input",
+    `softtopic.models.neighbourhood`), which k-means partitions closer to the labels.
 
     Why: a topic model's theta is a mixture fitted to reconstruct words, and its argmax (the
     document's dominant topic) is a worse partition of the documents than k-means on the very

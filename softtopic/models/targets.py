@@ -54,7 +54,7 @@ class SoftLabelTarget:
     bow_mix = a in [0, 1] mixes the document's own words into the target, BAT-style:
     (1 - a) softmax(l_V / tau) + a bow_d / |bow_d|. A document with no vocabulary word keeps
     the pure soft label. The target then also reads `bow_feature` ("bow"; "bow_neighbours" for
-    the neighbourhood bag of words, `softtopic.models.neighbour_words`, whose rows already sum
+    the neighbourhood bag of words, `softtopic.models.neighbourhood`, whose rows already sum
     to 1). It works for any teacher (LM or encoder): it only changes the target.
 
     word_offset (V,): subtracted from every document's raw logits before the softmax. The

@@ -1,0 +1,87 @@
+"""How close to the labels can a partition of the cached sentence embeddings get? (issue 10)
+
+The cluster term (`cluster_weight`) makes each document's dominant topic follow a k-means
+partition, so the model's partition is at best that one. This prints purity and NMI of
+partitions of the same unit-normalised MiniLM embeddings that bench/soft_label_variants.py
+caches (run it once per corpus first), mean over k-means seeds:
+
+    kmeans        k-means on the embeddings (round 7's cluster term)
+    smoothK:T     k-means on the embeddings averaged over each document's K nearest neighbours
+                  (itself included), T rounds: `softtopic.models.neighbourhood.smoothed_input`,
+                  what the cluster term reads at cluster_neighbours=K (T = 2)
+    spectralK     scikit-learn's spectral clustering on the K-nearest-neighbour graph
+    averageK:T    average-linkage (cosine) agglomerative clustering of the smoothed vectors
+                  (one run: deterministic; O(N^2) memory)
+
+    OMP_NUM_THREADS=1 python bench/embedding_partitions.py tweet89 --k 50 \
+        --methods kmeans,smooth10:1,smooth10:2,spectral10,average10:2
+"""
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+from sklearn.metrics import normalized_mutual_info_score
+
+from softtopic.models.neighbourhood import nearest_neighbours, smoothed_input
+
+
+def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
+    return sum(Counter(labels[clusters == c]).most_common(1)[0][1]
+               for c in np.unique(clusters)) / len(labels)
+
+
+def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
+    rows = np.arange(len(E))
+    if method == "kmeans":
+        return KMeans(k, n_init=1, random_state=seed).fit_predict(E)
+    if method.startswith("spectral"):
+        return SpectralClustering(k, affinity="nearest_neighbors",
+                                  n_neighbors=int(method[len("spectral"):]),
+                                  assign_labels="cluster_qr", random_state=seed).fit_predict(E)
+    name, _, rounds = method.partition(":")
+    neighbours = int(name.lstrip("smoothaverage"))
+    Z = smoothed_input(E, nearest_neighbours(E, neighbours, rows), rows, rounds=int(rounds or 2))
+    if name.startswith("smooth"):
+        return KMeans(k, n_init=1, random_state=seed).fit_predict(Z)
+    if name.startswith("average"):
+        return AgglomerativeClustering(k, metric="cosine", linkage="average").fit_predict(Z)
+    raise SystemExit(f"unknown method {method!r}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("corpus", help="a corpus cached by bench/soft_label_variants.py")
+    ap.add_argument("--k", type=int, required=True)
+    ap.add_argument("--methods", default="kmeans,smooth10:1,smooth10:2")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--work", default="runs/soft-label-variants")
+    a = ap.parse_args()
+    d = Path(a.work) / a.corpus
+    if not (d / "E.npy").exists():
+        raise SystemExit(f"{d}: no cached embeddings; run bench/soft_label_variants.py "
+                         f"{a.corpus} first")
+    E = np.load(d / "E.npy").astype(np.float32)
+    E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+    labels = np.array(json.load(open(d / "meta.json"))["labels"])
+    print(f"| corpus | K | method | purity | NMI | effective clusters | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for method in a.methods.split(","):
+        seeds = [0] if method.startswith("average") else [int(s) for s in a.seeds.split(",")]
+        t, scores = time.time(), []
+        for seed in seeds:
+            c = partition(method, E, a.k, seed)
+            share = np.bincount(c) / len(c)
+            share = share[share > 0]
+            scores.append((purity(labels, c), normalized_mutual_info_score(labels, c),
+                           float(np.exp(-(share * np.log(share)).sum()))))
+        p, n, eff = np.mean(scores, axis=0)
+        print(f"| {a.corpus} | {a.k} | {method} | {p:.3f} | {n:.3f} | {eff:.1f} | "
+              f"{(time.time() - t) / len(seeds):.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
