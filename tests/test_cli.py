@@ -41,14 +41,17 @@ def test_fit_writes_a_complete_run_folder(corpus_files, tmp_path, capsys):
     np.testing.assert_array_equal(model.theta_, theta)
 
 
-def test_fit_csv_with_columns_and_param(corpus_files, tmp_path):
+def test_fit_csv_with_columns_and_param(corpus_files, tmp_path, capsys):
     out = tmp_path / "z"
     rc = main(["fit", str(corpus_files / "c.csv"), "--text-column", "body", "--label-column",
                "tag", "--model", "zeroshot", "--k", "4", "--out", str(out), "--epochs", "2",
-               "--param", "hidden_sizes=[50, 50]", "--quiet"])
+               "--param", "hidden_sizes=[50, 50]", "--param", "n_topics=3", "--quiet"])
     assert rc == 0
     config = json.loads((out / "config.json").read_text())
     assert config["params"]["hidden_sizes"] == [50, 50] and config["model"] == "zeroshot"
+    # --param wins over --k, and the summary line says the K that was fitted
+    assert config["params"]["n_topics"] == 3
+    assert "fitted zeroshot (K=3)" in capsys.readouterr().out
 
 
 def test_cli_errors_are_one_clear_line(corpus_files, tmp_path, capsys):

@@ -128,6 +128,6 @@ def run(args) -> int:
                "id_column": args.id_column, "time_column": args.time_column},
               timings={"fit_seconds": seconds}, overwrite=args.overwrite)
     print(format_topic_table(model, args.top_n))
-    print(f"\nfitted {args.model} (K={args.n_topics}) on {len(corpus)} documents in "
+    print(f"\nfitted {args.model} (K={model.n_topics}) on {len(corpus)} documents in "
           f"{seconds:.1f} s; run folder: {args.out}")
     return 0
