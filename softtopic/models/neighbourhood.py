@@ -15,7 +15,7 @@ are zero). Two derived features pool over them, from one search:
 - "cluster_input", the input smoothed over the neighbourhood graph: each vector replaced by the
   mean of its own and its k - 1 neighbours' (unit-normalised), twice. k-means on it partitions
   the documents closer to their labels than k-means on the input itself (purity and NMI up on
-  every benchmark corpus, e.g. 20NG K50 .572 / .483 -> .617 / .519; docs/soft-label-model.md,
+  every benchmark corpus, e.g. 20NG K50 .574 / .484 -> .616 / .517; docs/soft-label-model.md,
   round 8): averaging pulls each document towards the dense middle of its group, so the groups
   separate. The cluster term reads it (`cluster_weight`, `cluster_neighbours`).
 
@@ -43,6 +43,13 @@ def unit_rows(points: np.ndarray) -> np.ndarray:
     """The rows divided by their length, in place (zero rows stay zero)."""
     points /= np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-12)
     return points
+
+
+def neighbourhood_mean(neighbours: np.ndarray, dtype=np.float32) -> sp.csr_matrix:
+    """n x n: row i averages the rows neighbours[i] (indices into the same n documents)."""
+    n, k = neighbours.shape
+    return sp.csr_matrix((np.full(neighbours.size, 1.0 / k, dtype=dtype),
+                          (np.repeat(np.arange(n), k), neighbours.ravel())), shape=(n, n))
 
 
 def nearest_neighbours(X, k: int, rows: np.ndarray,
@@ -76,17 +83,17 @@ def neighbour_bag_of_words(bow, neighbours: np.ndarray, rows: np.ndarray) -> sp.
     rows = np.asarray(rows)
     bow = sp.csr_matrix(bow, dtype=np.float64)
     lengths = np.asarray(bow.sum(axis=1)).ravel()
-    normalised = sp.diags(1.0 / np.maximum(lengths, 1.0)) @ bow
-    k = neighbours.shape[1]
-    averaging = sp.csr_matrix(
-        (np.full(neighbours.size, 1.0 / k), (np.repeat(rows, k), rows[neighbours].ravel())),
-        shape=(bow.shape[0], bow.shape[0]))
-    return sp.csr_matrix(averaging @ normalised, dtype=np.float32)
+    normalised = (sp.diags(1.0 / np.maximum(lengths, 1.0)) @ bow)[rows]
+    pooled = neighbourhood_mean(neighbours, np.float64) @ normalised
+    placed = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                           shape=(bow.shape[0], len(rows)))     # row i of pooled -> rows[i]
+    return sp.csr_matrix(placed @ pooled, dtype=np.float32)
 
 
-# rounds of neighbourhood averaging for the cluster input: the second round still helps (20NG
-# K20 k-means purity .569 after one, .586 after two; tweet89 K50 .864 -> .869), later ones
-# barely (tweet89 .878 after four), and each costs a sparse product N x k x d
+# rounds of neighbourhood averaging for the cluster input: the second round still helps a little
+# (k-means purity / NMI, bench/embedding_partitions.py: tweet89 K50 .859 / .907 after one, .869
+# / .911 after two; 20NG K20 NMI .548 -> .554; subject lines K50 .554 / .476 -> .561 / .480),
+# later ones barely, and each costs a sparse product N x k x d
 SMOOTHING_ROUNDS = 2
 
 
@@ -97,10 +104,7 @@ def smoothed_input(X, neighbours: np.ndarray, rows: np.ndarray,
     round's vectors); rows outside `rows` are zero."""
     rows = np.asarray(rows)
     points = np.asarray(X[rows] if not sp.issparse(X) else X[rows].toarray(), dtype=np.float32)
-    k = neighbours.shape[1]
-    averaging = sp.csr_matrix(
-        (np.full(neighbours.size, 1.0 / k, dtype=np.float32),
-         (np.repeat(np.arange(len(rows)), k), neighbours.ravel())), shape=(len(rows), len(rows)))
+    averaging = neighbourhood_mean(neighbours)
     points = unit_rows(points)
     for _ in range(rounds):
         points = unit_rows(np.asarray(averaging @ points, dtype=np.float32))
@@ -109,7 +113,11 @@ def smoothed_input(X, neighbours: np.ndarray, rows: np.ndarray,
     return out
 
 
-@derived_feature("bow_neighbours", "cluster_input")
+# the model parameter that sets each feature's k (named in errors)
+PARAMETER = {"bow_neighbours": "bow_neighbours", "cluster_input": "cluster_neighbours"}
+
+
+@derived_feature(*PARAMETER)
 def _neighbourhood_features(model, corpus, features, bow):
     """The neighbourhood features the model uses ({name: k}, `_neighbourhood_sizes`), from one
     search for the largest k (nearest first, so a smaller k takes the first columns)."""
@@ -124,9 +132,7 @@ def _neighbourhood_features(model, corpus, features, bow):
     if model.progress and k > 1:
         print(f"softtopic: {k - 1} nearest neighbours of {len(rows)} documents by {source} "
               "(exact, brute force)", file=sys.stderr)
-    neighbours = nearest_neighbours(features[source], k, rows,
-                                    parameter="bow_neighbours" if largest == "bow_neighbours"
-                                    else "cluster_neighbours")
+    neighbours = nearest_neighbours(features[source], k, rows, parameter=PARAMETER[largest])
     out = {}
     if "bow_neighbours" in sizes:
         out["bow_neighbours"] = neighbour_bag_of_words(bow, neighbours[:, :sizes["bow_neighbours"]],

@@ -236,7 +236,7 @@ class NeuralTopicModel(TopicModel):
     def _extra_features(self) -> tuple[str, ...]:
         """Features only regularisers (or a target reading several arrays) read during training;
         never needed at inference."""
-        return ("cluster_input",) if "cluster_input" in self._neighbourhood_sizes() else ()
+        return ("cluster_input",) if self._cluster_feature() == "cluster_input" else ()
 
     def _neighbourhood_sizes(self) -> dict[str, int]:
         """{derived neighbourhood feature: k} for those this model reads (`neighbourhood`)."""
@@ -253,9 +253,13 @@ class NeuralTopicModel(TopicModel):
     def _build_regularizers(self, ctx: BuildContext) -> list:
         return [self._cluster_regularizer(ctx)] if self.cluster_weight else []
 
+    def _cluster_feature(self) -> str:
+        """What the cluster term's k-means reads: the smoothed input, or the input itself."""
+        return ("cluster_input" if "cluster_input" in self._neighbourhood_sizes()
+                else self._input_features()[0])
+
     def _cluster_regularizer(self, ctx: BuildContext) -> ClusterAssignmentRegularizer:
-        feature = ("cluster_input" if "cluster_input" in self._neighbourhood_sizes()
-                   else self._input_features()[0])
+        feature = self._cluster_feature()
         if ctx.loading:   # shapes only (the smoothed input is as wide as the input itself);
             # the saved state holds the centroids
             width = ctx.feature_dims[self._input_features()[0]]

@@ -140,10 +140,8 @@ def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = No
     if len(rows) < n_clusters:
         raise ValueError(f"cluster_weight needs at least n_topics={n_clusters} training "
                          f"documents for k-means, got {len(rows)}")
-    if sp.issparse(X):     # a bag-of-words input stays sparse (scikit-learn's k-means takes it)
-        points = normalize(sp.csr_matrix(X[rows], dtype=np.float32))
-    else:
-        points = np.asarray(X[rows], dtype=np.float32)
-        points /= np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-12)
+    # a bag-of-words input stays sparse (scikit-learn's k-means and normalize take it)
+    points = X[rows].astype(np.float32) if sp.issparse(X) else np.asarray(X[rows], np.float32)
+    points = normalize(points)
     km = KMeans(n_clusters, n_init=1, random_state=seed).fit(points)
     return km.cluster_centers_.astype(np.float32)
