@@ -12,6 +12,11 @@ caches (run it once per corpus first), mean over k-means seeds:
     spectralK     scikit-learn's spectral clustering on the K-nearest-neighbour graph
     averageK:T    average-linkage (cosine) agglomerative clustering of the smoothed vectors
                   (one run: deterministic; O(N^2) memory)
+    overM         k-means into M x K clusters of the smoothed vectors (10 neighbours, twice),
+                  merged to K by Ward's criterion on the size-weighted centroids (HDBSCAN-then-
+                  reduce in spirit: few clusters split one dense label)
+    umap[N]       k-means on BERTopic's UMAP of the embeddings (5 dims, N = 15 neighbours,
+                  cosine, min_dist 0); umap+smoothK:T: UMAP of the smoothed vectors
 
     OMP_NUM_THREADS=1 python bench/embedding_partitions.py tweet89 --k 50 \
         --methods kmeans,smooth10:1,smooth10:2,spectral10,average10:2
@@ -34,6 +39,25 @@ def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
                for c in np.unique(clusters)) / len(labels)
 
 
+def ward_merge(centroids: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
+    """Merge clusters to k, each step the pair of least Ward cost n_a n_b / (n_a + n_b) |c_a -
+    c_b|^2 (scipy's linkage takes no weights); returns each input cluster's merged label."""
+    C, n = centroids.astype(np.float64), sizes.astype(np.float64)
+    label, alive = np.arange(len(C)), list(range(len(C)))
+    while len(alive) > k:
+        a = np.array(alive)
+        cost = (n[a, None] * n[None, a] / (n[a, None] + n[None, a])
+                * ((C[a, None] - C[None, a]) ** 2).sum(-1))
+        np.fill_diagonal(cost, np.inf)
+        i, j = np.unravel_index(cost.argmin(), cost.shape)
+        keep, gone = a[i], a[j]
+        C[keep] = (n[keep] * C[keep] + n[gone] * C[gone]) / (n[keep] + n[gone])
+        n[keep] += n[gone]
+        label[label == gone] = keep
+        alive.remove(gone)
+    return np.unique(label, return_inverse=True)[1]
+
+
 def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
     rows = np.arange(len(E))
     if method == "kmeans":
@@ -42,6 +66,21 @@ def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
         return SpectralClustering(k, affinity="nearest_neighbors",
                                   n_neighbors=int(method[len("spectral"):]),
                                   assign_labels="cluster_qr", random_state=seed).fit_predict(E)
+    if method.startswith("umap"):      # k-means on BERTopic's UMAP (5 dims, 15 neighbours)
+        import umap
+        if "+" in method:                # umap+smoothK:T: UMAP of the smoothed vectors
+            method, _, inner = method.partition("+")
+            name, _, rounds = inner.partition(":")
+            E = smoothed_input(E, nearest_neighbours(E, int(name[6:]), rows), rows,
+                               rounds=int(rounds or 2))
+        Y = umap.UMAP(n_neighbors=int(method[4:] or 15), n_components=5, metric="cosine",
+                      min_dist=0.0, random_state=seed).fit_transform(E)
+        return KMeans(k, n_init=1, random_state=seed).fit_predict(Y)
+    if method.startswith("over"):
+        Z = smoothed_input(E, nearest_neighbours(E, 10, rows), rows, rounds=2)
+        m = int(float(method[4:]) * k)
+        km = KMeans(m, n_init=1, random_state=seed).fit(Z)
+        return ward_merge(km.cluster_centers_, np.bincount(km.labels_, minlength=m), k)[km.labels_]
     name, _, rounds = method.partition(":")
     neighbours = int(name.lstrip("smoothaverage"))
     Z = smoothed_input(E, nearest_neighbours(E, neighbours, rows), rows, rounds=int(rounds or 2))

@@ -164,7 +164,7 @@ def cluster_shape(theta, labels) -> dict:
             "ami": float(adjusted_mutual_info_score(labels, c))}
 
 
-def evaluate(model, theta, texts, labels, stats, seconds):
+def evaluate(model, theta, texts, labels, stats, seconds, wiki=None):
     from softtopic.evaluation.clustering import clustering_scores
     from softtopic.evaluation.coherence import coherence
     from softtopic.evaluation.diversity import topic_diversity
@@ -180,15 +180,17 @@ def evaluate(model, theta, texts, labels, stats, seconds):
     r["td"] = topic_diversity(topics, 15)
     r["cv_corpus"] = coherence(topics, stats, "cv").score
     r["npmi_corpus"] = coherence(topics, stats, "npmi").score
+    if wiki is not None:                              # the harness's "cv": Wikipedia, top 15
+        r["cv_wiki"] = coherence(topics, wiki, "cv", 15).score
     r["max_word_topics"] = max(Counter(w for t in topics for w in t[:10]).values())
     r["fit_s"] = seconds
-    r["topics"] = [" ".join(t[:8]) for t in topics]
+    r["topics"] = [" ".join(t[:15]) for t in topics]
     return r
 
 
 def run(a):
     from softtopic import CombinedTM, ProdLDA, ZeroShotTM
-    from softtopic.evaluation.reference import count_reference
+    from softtopic.evaluation.reference import count_reference, reference_statistics
     from softtopic.models.presets import SoftLabelTM
     d = cache_features(a.corpus, Path(a.work))
     meta = json.load(open(d / "meta.json"))
@@ -197,6 +199,8 @@ def run(a):
     bow = sp.load_npz(d / "bow.npz").tocsr()
     Eu = unit(E)
     stats = count_reference(texts, words, windows=(110, 10))
+    wiki = (reference_statistics(a.reference, words, (110,))[110]
+            if a.reference and Path(a.reference).exists() else None)
     out = open(a.out, "a") if a.out else sys.stdout
     import torch
     threads = torch.get_num_threads()
@@ -229,7 +233,7 @@ def run(a):
                 L, extra = logits_for(spec, d, Eu, bow)
                 m = SoftLabelTM(teacher="encoder", **{**kw, **extra})
                 theta = m.fit_transform(texts, features={"embedding": E_in, "encoder_logits": L})
-            r = evaluate(m, theta, texts, labels, stats, time.time() - t)
+            r = evaluate(m, theta, texts, labels, stats, time.time() - t, wiki)
             # UMAP resets numba's threads to the CPU count, and with numba's OpenMP layer that
             # is torch's libgomp: later fits would run (and spin) on every core
             torch.set_num_threads(threads)
@@ -237,7 +241,7 @@ def run(a):
                   file=out, flush=True)
 
 
-COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "td", "cv_corpus", "npmi_corpus",
+COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "td", "cv_wiki", "cv_corpus", "npmi_corpus",
            "max_word_topics", "fit_s"]
 # --columns nmi: the clustering's make-up (rows written before these fields show "-")
 NMI_COLUMNS = ["nmi", "ami", "purity", "inverse_purity", "mi", "h_labels", "h_clusters",
@@ -266,7 +270,7 @@ def table(files, columns=COLUMNS):
         print(f"| {key[0]} | {key[1]} | {key[2]} | {len(rs)} | " + " | ".join(cells) + " |")
 
 
-WELCH_COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "cv_corpus"]
+WELCH_COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "cv_wiki", "cv_corpus"]
 NMI_WELCH_COLUMNS = ["nmi", "ami", "purity", "inverse_purity", "mi", "eff_clusters"]
 
 
@@ -301,6 +305,8 @@ if __name__ == "__main__":
     ap.add_argument("--variants", default="zeroshot,base,base+mix0.5")
     ap.add_argument("--work", default="runs/soft-label-variants")
     ap.add_argument("--out", default=None, help="append JSON lines here (default: stdout)")
+    ap.add_argument("--reference", default="../shared/data/reference/wiki.txt.gz",
+                    help="reference corpus of cv_wiki, the harness's C_V (skipped if absent)")
     ap.add_argument("--table", nargs="+", metavar="JSONL", help="print the mean table and exit")
     ap.add_argument("--welch", metavar="VARIANT",
                     help="with --table: Welch tests of VARIANT against the other variants")
