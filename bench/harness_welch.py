@@ -1,30 +1,30 @@
 """One model against every other model of a `softtopic bench` output folder: mean difference and
 Welch's two-sided p per metric, per dataset and K (the report bolds only the best model and
 those level with it; this prints every pair). Optionally against the same model's runs in an
-older folder of the same layout (dataset/model/kK/seedS), e.g. a previous default's.
+older folder (run folders copied from an earlier `softtopic bench`), e.g. a previous default's.
+Runs are read by the report's own `collect` (finished runs only).
 
     python bench/harness_welch.py results/shorttext-tweet89
-    python bench/harness_welch.py results/shorttext --model Soft_label_encoder_teacher \
+    python bench/harness_welch.py results/shorttext --model "Soft label (encoder teacher)" \
         --previous runs/old-default
 """
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import ttest_ind
+
+from softtopic.benchmark.report import collect
 
 METRICS = {"cv": "C_V", "purity": "purity", "nmi": "NMI", "p@5_kl": "P@5", "cv_corpus":
            "C_V corpus", "td": "TD"}
 
 
 def runs_by_group(folder) -> dict:
-    """(dataset, model, kK) -> the metrics of each finished seed."""
-    groups = {}
-    for m in sorted(Path(folder).rglob("metrics.json")):
-        dataset, model, k = m.relative_to(folder).parts[:3]
-        groups.setdefault((dataset, model, k), []).append(json.loads(m.read_text())["metrics"])
-    return groups
+    """(dataset, model label, K) -> the metrics of each finished seed."""
+    runs = collect(folder)
+    runs = runs[runs.status == "done"] if len(runs) else runs
+    return {key: [{m: row[f"metric:{m}"] for m in METRICS} for _, row in group.iterrows()]
+            for key, group in runs.groupby(["dataset", "model", "k"])}
 
 
 def difference(mine, other, metric) -> str:
@@ -36,7 +36,8 @@ def difference(mine, other, metric) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder")
-    ap.add_argument("--model", default="Soft_label_encoder_teacher", help="run-folder label")
+    ap.add_argument("--model", default="Soft label (encoder teacher)",
+                    help="the model's label in the config (its display name)")
     ap.add_argument("--previous", help="older runs of --model, same layout")
     a = ap.parse_args()
     groups = runs_by_group(a.folder)
