@@ -15,6 +15,10 @@ caches (run it once per corpus first), mean over k-means seeds:
     overM         k-means into M x K clusters of the smoothed vectors (10 neighbours, twice),
                   merged to K by Ward's criterion on the size-weighted centroids (HDBSCAN-then-
                   reduce in spirit: few clusters split one dense label)
+    mergeM        the cluster term's partition at cluster_oversplit=M (`softtopic.models.
+                  partition`): k-means into M x K cells of the smoothed vectors (10 neighbours,
+                  twice), merged to K by greedy modularity on the 10-neighbour graph of the
+                  embeddings, refined by k-means; merge1 is plain smoothed k-means
     umap[N]       k-means on BERTopic's UMAP of the embeddings (5 dims, N = 15 neighbours,
                   cosine, min_dist 0); umap+smoothK:T: UMAP of the smoothed vectors
 
@@ -31,7 +35,8 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.metrics import normalized_mutual_info_score
 
-from softtopic.models.neighbourhood import nearest_neighbours, smoothed_input
+from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph, smoothed_input
+from softtopic.models.partition import kmeans_centroids
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -76,6 +81,12 @@ def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
         Y = umap.UMAP(n_neighbors=int(method[4:] or 15), n_components=5, metric="cosine",
                       min_dist=0.0, random_state=seed).fit_transform(E)
         return KMeans(k, n_init=1, random_state=seed).fit_predict(Y)
+    if method.startswith("merge"):
+        neighbours = nearest_neighbours(E, 10, rows)
+        Z = smoothed_input(E, neighbours, rows, rounds=2)
+        C = kmeans_centroids(Z, k, seed, graph=neighbour_graph(neighbours[:, 1:], rows, len(E)),
+                             oversplit=int(method[5:]))
+        return ((Z[:, None, :] - C[None]) ** 2).sum(-1).argmin(1)
     if method.startswith("over"):
         Z = smoothed_input(E, nearest_neighbours(E, 10, rows), rows, rounds=2)
         m = int(float(method[4:]) * k)

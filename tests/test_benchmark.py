@@ -363,6 +363,20 @@ def test_grid_end_to_end_with_resume_and_report(tmp_path, monkeypatch):
     assert [s for s in status.values()].count("skipped") == 3
     assert json.loads(recorded_file.read_text())["params"]["theta_dropout"] == 0.2
 
+    # a run recorded before a parameter existed was trained with the value
+    # `_parameters_added_later` gives it: where that is today's default it stays done, where
+    # it is not (cluster_neighbours: 1 then, 10 now) it runs again
+    for run, removed in (("toy/prodlda/k3/seed1", "cluster_oversplit"),
+                         ("toy/prodlda-small/k3/seed0", "cluster_neighbours")):
+        recorded_file = out / run / "config.json"
+        recorded = json.loads(recorded_file.read_text())
+        del recorded["params"][removed]
+        recorded_file.write_text(json.dumps(recorded))
+    status = {str(r.spec.relpath): r.status
+              for r in run_grid(cfg, out, cache_dir=str(tmp_path / "cache"), echo=log.append)}
+    assert status["toy/prodlda/k3/seed1"] == "skipped"
+    assert status["toy/prodlda-small/k3/seed0"] == "done"
+
     info = build_report(out)
     md = Path(info["report"]).read_text()
     assert "no-such-model" in md and "unknown model" in md

@@ -8,7 +8,8 @@ from sklearn.metrics import normalized_mutual_info_score
 import softtopic
 from softtopic import CombinedTM, ProdLDA, ZeroShotTM
 from softtopic.models.presets import SoftLabelTM
-from softtopic.models.regularizers import ClusterAssignmentRegularizer, kmeans_centroids
+from softtopic.models.partition import kmeans_centroids
+from softtopic.models.regularizers import ClusterAssignmentRegularizer
 
 from planted import planted_corpus, recovered
 

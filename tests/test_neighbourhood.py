@@ -88,8 +88,9 @@ def test_the_cluster_term_on_the_smoothed_input_recovers_topics_the_raw_input_hi
         normalized_mutual_info_score(dominant, raw) + 0.2
     nmi = {}
     for k in (1, 10):
+        # cluster_neighbours=1 has no neighbour graph to merge k-means cells along
         model = SoftLabelTM(10, teacher="encoder", cluster_neighbours=k, seed=seed,
-                            progress=False)
+                            progress=False, **({"cluster_oversplit": 1} if k == 1 else {}))
         logits = rng.normal(size=(len(texts), len(model.vocabulary_for(texts))))
         theta = model.fit_transform(texts, features={"embedding": embedding,
                                                      "encoder_logits": logits.astype(np.float32)})
@@ -128,23 +129,29 @@ def test_one_search_serves_both_neighbourhood_features(monkeypatch):
 
 def test_a_model_saved_before_a_parameter_existed_loads_as_it_was_trained(tmp_path):
     """Models saved before the target's corrections (bow_mix, bow_neighbours, hub_correction),
-    cluster_weight (round 7) or cluster_neighbours (round 8) existed lack them in their config:
-    they load with the values they were trained with (the paper's pure soft label, no cluster
-    term, k-means on the input itself), not with today's defaults (0.25, 10, 300, 10)."""
+    cluster_weight (round 7), cluster_neighbours (round 8) or cluster_oversplit (round 10)
+    existed, or before mu_batch_norm did, lack them in their config: they load with the values
+    they were trained with (the paper's pure soft label, no cluster term, k-means on the input
+    itself, plain k-means, ProdLDA's fixed batch norm), not with today's defaults (0.25, 10,
+    300, 10, 3, "scale")."""
     texts, _, embedding, rng = _word_vector_corpus(0, n_docs=120, n_topics=4)
     given = {"embedding": embedding}
     paper_target = {"bow_mix": 0.0, "bow_neighbours": 1, "hub_correction": "none"}
     # (the parameters of the fit, those its saved config lacks)
     for saved_with, missing in (
-            ({**paper_target, "cluster_weight": 0.0, "cluster_neighbours": 1},
-             (*paper_target, "cluster_weight", "cluster_neighbours")),
-            ({"cluster_weight": 0.0, "cluster_neighbours": 1},
-             ("cluster_weight", "cluster_neighbours")),
-            ({"cluster_weight": 50.0, "cluster_neighbours": 1}, ("cluster_neighbours",))):
+            ({**paper_target, "cluster_weight": 0.0, "cluster_neighbours": 1,
+              "cluster_oversplit": 1},
+             (*paper_target, "cluster_weight", "cluster_neighbours", "cluster_oversplit")),
+            ({"cluster_weight": 0.0, "cluster_neighbours": 1, "cluster_oversplit": 1},
+             ("cluster_weight", "cluster_neighbours", "cluster_oversplit")),
+            ({"cluster_weight": 50.0, "cluster_neighbours": 1, "cluster_oversplit": 1},
+             ("cluster_neighbours", "cluster_oversplit")),
+            ({"cluster_weight": 50.0, "cluster_oversplit": 1, "mu_batch_norm": None},
+             ("cluster_oversplit", "mu_batch_norm"))):
         model = SoftLabelTM(4, teacher="encoder", epochs=2, progress=False, **saved_with)
         logits = rng.normal(size=(120, len(model.vocabulary_for(texts)))).astype(np.float32)
         model.fit(texts, features={**given, "encoder_logits": logits})
-        folder = model.save(tmp_path / f"m{len(missing)}")
+        folder = model.save(tmp_path / f"m{len(missing)}-{len(saved_with)}")
         config = json.loads((folder / "config.json").read_text())
         for name in missing:
             del config["params"][name]
@@ -207,12 +214,13 @@ def test_neighbourhood_words_recover_short_documents_topics_where_own_words_do_n
 def test_defaults_and_the_paper_setting():
     model = SoftLabelTM()
     assert (model.bow_mix, model.bow_neighbours, model.dropout, model.theta_dropout,
-            model.cluster_weight, model.cluster_neighbours) == (0.25, 10, 0.0, 0.0, 300.0, 10)
+            model.cluster_weight, model.cluster_neighbours, model.cluster_oversplit,
+            model.mu_batch_norm) == (0.25, 10, 0.0, 0.0, 300.0, 10, 3, "scale")
     paper = get_model_class("softlabel-paper")()
     assert isinstance(paper, SoftLabelTM)
     assert {k: getattr(paper, k) for k in PAPER_SETTING} == \
         {"bow_mix": 0.0, "bow_neighbours": 1, "dropout": 0.2, "theta_dropout": 0.2,
-         "cluster_weight": 0.0}
+         "cluster_weight": 0.0, "cluster_oversplit": 1, "mu_batch_norm": None}
     assert (paper.tau, paper.weight, paper.divergence, paper.top_k, paper.hub_correction) == \
         (3.0, 1e3, "kl", None, "none")
     # the paper's ablations keep the paper's setting; ZeroShotTM's equivalent is ZeroShotTM's
@@ -222,8 +230,11 @@ def test_defaults_and_the_paper_setting():
     # the paper's pure soft label reads no bag of words: bow_neighbours is not computed
     targets = ("soft_label_target", "soft_label_neg_entropy")
     assert paper._extra_features() == targets
-    assert model._extra_features() == ("cluster_input", "bow_neighbours", *targets)
-    assert SoftLabelTM(bow_neighbours=1)._extra_features() == ("cluster_input", "bow", *targets)
+    graph = ("cluster_input", "neighbour_graph")
+    assert model._extra_features() == (*graph, "bow_neighbours", *targets)
+    assert SoftLabelTM(bow_neighbours=1)._extra_features() == (*graph, "bow", *targets)
+    assert SoftLabelTM(cluster_oversplit=1)._extra_features() == \
+        ("cluster_input", "bow_neighbours", *targets)
 
 
 def test_bad_neighbour_counts_are_named():

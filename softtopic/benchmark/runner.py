@@ -53,13 +53,15 @@ def defaults_changed(run_dir: Path, spec: RunSpec) -> bool:
     """Whether the run's model (every parameter, as its config.json records them) differs from
     the one `spec` builds now: the spec names only the parameters the grid sets, so a default
     changed since the run (a new release) would otherwise pass its old results for the new
-    model's."""
+    model's. A parameter added after the run was recorded counts with the value the run was
+    trained with (`_parameters_added_later`, as loading a saved model has it)."""
     try:
         used = json.loads((run_dir / "config.json").read_text())["params"]
-        now = build_model(spec.model, spec.params, progress=False).get_params()
+        model = build_model(spec.model, spec.params, progress=False)
     except (OSError, json.JSONDecodeError, KeyError, ValueError):
         return True
-    return used != json.loads(json.dumps(now, default=str))
+    added_later = json.loads(json.dumps(type(model)._parameters_added_later, default=str))
+    return {**added_later, **used} != json.loads(json.dumps(model.get_params(), default=str))
 
 
 def _prepare(run_dir: Path, spec: RunSpec):

@@ -18,6 +18,10 @@ are zero). Two derived features pool over them, from one search:
   every benchmark corpus, e.g. 20NG K50 .574 / .484 -> .616 / .517; docs/soft-label-model.md,
   round 8): averaging pulls each document towards the dense middle of its group, so the groups
   separate. The cluster term reads it (`cluster_weight`, `cluster_neighbours`).
+- "neighbour_graph", the neighbour lists themselves (one row per document: the indices of its
+  cluster_neighbours - 1 nearest training documents, -1 for a document outside training), along
+  which the cluster term's k-means cells are merged (`cluster_oversplit`,
+  `softtopic.models.partition`).
 
 issue 10 and docs/soft-label-model.md give the measurements. The search is exact and brute
 force (scikit-learn's `NearestNeighbors`; cosine, as the Euclidean distance of unit vectors):
@@ -113,8 +117,17 @@ def smoothed_input(X, neighbours: np.ndarray, rows: np.ndarray,
     return out
 
 
+def neighbour_graph(others: np.ndarray, rows: np.ndarray, n_documents: int) -> np.ndarray:
+    """n_documents x k int64: row rows[i] holds the document indices rows[others[i]] (others:
+    indices into `rows`); rows outside `rows` are -1."""
+    out = np.full((n_documents, others.shape[1]), -1, dtype=np.int64)
+    out[np.asarray(rows)] = np.asarray(rows)[others]
+    return out
+
+
 # the model parameter that sets each feature's k (named in errors)
-PARAMETER = {"bow_neighbours": "bow_neighbours", "cluster_input": "cluster_neighbours"}
+PARAMETER = {"bow_neighbours": "bow_neighbours", "cluster_input": "cluster_neighbours",
+             "neighbour_graph": "cluster_neighbours"}
 
 
 @derived_feature(*PARAMETER)
@@ -140,4 +153,7 @@ def _neighbourhood_features(model, corpus, features, bow):
     if "cluster_input" in sizes:
         out["cluster_input"] = smoothed_input(features[source],
                                               neighbours[:, :sizes["cluster_input"]], rows)
+    if "neighbour_graph" in sizes:
+        out["neighbour_graph"] = neighbour_graph(neighbours[:, 1:sizes["neighbour_graph"]], rows,
+                                                 bow.shape[0])
     return out

@@ -28,7 +28,8 @@ from ..views.sentence import DEFAULT_ENCODER, SentenceEmbeddings
 from .backbone import MU_BATCH_NORMS, VariationalTopicModel
 from .base import TopicModel
 from .decoders import DECODERS
-from .regularizers import ClusterAssignmentRegularizer, kmeans_centroids
+from .partition import kmeans_centroids
+from .regularizers import ClusterAssignmentRegularizer
 from .targets import BowReconstruction
 
 # feature name -> function(estimator, corpus, vocabulary, bow) -> {name: array (N rows)}.
@@ -154,13 +155,19 @@ class NeuralTopicModel(TopicModel):
     cluster_neighbours: k-means runs on the input smoothed over each training document's
     cluster_neighbours - 1 nearest neighbours (twice averaged, "cluster_input",
     `softtopic.models.neighbourhood`), which it partitions better than the input itself; 1 = the
-    input as it is (no neighbour search: for millions of documents).
+    input as it is (no neighbour search: for millions of documents; needs cluster_oversplit=1).
+    cluster_oversplit: k-means first cuts cluster_oversplit x K cells, which are merged to K by
+    greedy modularity on the same neighbours' graph and refined by k-means
+    (`softtopic.models.partition`): groups of very unequal size stay whole; 1 (default) = plain
+    k-means; the soft-label model's default is 3.
     """
 
     default_input = "bow"
     default_decoder = "prodlda"
     # models saved before the cluster term (issue 10, round 7) and its neighbourhood (round 8)
-    _parameters_added_later = {"cluster_weight": 0.0, "cluster_neighbours": 1}
+    # and its merged partition (round 10)
+    _parameters_added_later = {"cluster_weight": 0.0, "cluster_neighbours": 1,
+                               "cluster_oversplit": 1}
     encoder_batch_norm = True   # batch norm on mu / log-variance (off for ETM)
 
     _parameter_constraints = {
@@ -169,6 +176,7 @@ class NeuralTopicModel(TopicModel):
         "prior_alpha": OneOf(None, positive_number()),   # None: ETM's N(0, I) prior
         "mu_batch_norm": OneOf(None, Choice(*MU_BATCH_NORMS)),
         "cluster_weight": non_negative_number(), "cluster_neighbours": positive_integer(),
+        "cluster_oversplit": positive_integer(),
         "epochs": positive_integer(),
         "batch_size": Number(2, kind="integer"),   # batch norm needs two documents a batch
         "lr": positive_number(),
@@ -185,7 +193,7 @@ class NeuralTopicModel(TopicModel):
                  dropout: float = 0.2, theta_dropout: float = 0.2, prior_alpha: float = 1.0,
                  learn_prior: bool = True, reduction: str = "sum",
                  mu_batch_norm: str | None = None, cluster_weight: float = 0.0,
-                 cluster_neighbours: int = 10, epochs: int = 100,
+                 cluster_neighbours: int = 10, cluster_oversplit: int = 1, epochs: int = 100,
                  batch_size: int = 64, lr: float = 2e-3, lr_schedule: str | None = None,
                  n_samples: int = 20, encoder: str = DEFAULT_ENCODER,
                  max_seq_length: int | None = 256, device: str | None = None, seed: int = 0,
@@ -210,6 +218,7 @@ class NeuralTopicModel(TopicModel):
         self.mu_batch_norm = mu_batch_norm
         self.cluster_weight = cluster_weight
         self.cluster_neighbours = cluster_neighbours
+        self.cluster_oversplit = cluster_oversplit
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -236,12 +245,17 @@ class NeuralTopicModel(TopicModel):
     def _extra_features(self) -> tuple[str, ...]:
         """Features only regularisers (or a target reading several arrays) read during training;
         never needed at inference."""
-        return ("cluster_input",) if self._cluster_feature() == "cluster_input" else ()
+        return tuple(sorted(self._neighbourhood_sizes().keys() & {"cluster_input",
+                                                                   "neighbour_graph"}))
 
     def _neighbourhood_sizes(self) -> dict[str, int]:
         """{derived neighbourhood feature: k} for those this model reads (`neighbourhood`)."""
-        return ({"cluster_input": self.cluster_neighbours}
-                if self.cluster_weight and self.cluster_neighbours > 1 else {})
+        if not self.cluster_weight or self.cluster_neighbours == 1:
+            return {}
+        sizes = {"cluster_input": self.cluster_neighbours}
+        if self.cluster_oversplit > 1:
+            sizes["neighbour_graph"] = self.cluster_neighbours
+        return sizes
 
     def _neighbour_feature(self) -> str:
         """The feature whose cosine finds a document's neighbours: the first input feature."""
@@ -266,7 +280,9 @@ class NeuralTopicModel(TopicModel):
             centroids = np.zeros((self.n_topics, width), dtype=np.float32)
         else:
             centroids = kmeans_centroids(ctx.features[feature], self.n_topics, self.seed,
-                                         rows=ctx.train_rows)
+                                         rows=ctx.train_rows,
+                                         graph=ctx.features.get("neighbour_graph"),
+                                         oversplit=self.cluster_oversplit)
         return ClusterAssignmentRegularizer(self.cluster_weight, feature,
                                             torch.from_numpy(centroids))
 
@@ -281,6 +297,10 @@ class NeuralTopicModel(TopicModel):
         if self.cluster_weight and len(inputs) != 1:
             raise ValueError(f"cluster_weight needs an encoder that reads one feature; "
                              f"{type(self).__name__} reads {'+'.join(inputs)}")
+        if self.cluster_weight and self.cluster_oversplit > 1 and self.cluster_neighbours == 1:
+            raise ValueError(f"cluster_oversplit={self.cluster_oversplit} merges k-means cells "
+                             "along the nearest-neighbour graph, which cluster_neighbours=1 "
+                             "turns off; set cluster_oversplit=1 for plain k-means")
 
     def _check_input_known(self, given: dict | None):
         for name in self._input_features():
@@ -311,8 +331,10 @@ class NeuralTopicModel(TopicModel):
                         "pass it in features= (a memory-mapped array is read in minibatches)"
                     ) from None
         for name in derived:
-            if name not in features:   # one function may give several derived arrays
-                features.update(DERIVED_FEATURES[name](self, corpus, features, bow))
+            if name not in features:   # one function may give several derived arrays; those
+                # passed in features= are kept
+                for key, array in DERIVED_FEATURES[name](self, corpus, features, bow).items():
+                    features.setdefault(key, array)
         return features
 
     def _check_given(self, given: dict, n_documents: int) -> dict:

@@ -6,7 +6,6 @@ once when the backbone is built) and `on_epoch_start(epoch, model, features, row
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -83,7 +82,7 @@ class ClusterAssignmentRegularizer(nn.Module):
     """weight * relu(max_{k != c} mu_k - mu_c + margin) per document, summed over the batch:
     the topic of the document's k-means cluster c must lead every other topic in the posterior
     mean mu by `margin`. c is the nearest of K `centroids` (fitted once on the training
-    documents' unit-normalised `feature`, `kmeans_centroids`): the encoder's input, or by
+    documents' unit-normalised `feature`, `softtopic.models.partition`): the encoder's input, or by
     default that input smoothed over each document's nearest neighbours ("cluster_input",
     `softtopic.models.neighbourhood`), which k-means partitions closer to the labels.
 
@@ -118,30 +117,3 @@ class ClusterAssignmentRegularizer(nn.Module):
         own = mu.gather(1, cluster)
         best_other = mu.scatter(1, cluster, float("-inf")).max(1, keepdim=True).values
         return self.weight * torch.relu(best_other - own + self.margin).sum()
-
-
-# k-means reads at most this many training documents (drawn with the seed): centroids from a
-# sample this size are as good for assigning documents, and a streamed corpus of millions of
-# rows is never copied into memory whole.
-KMEANS_SAMPLE = 100_000
-
-
-def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = None,
-                     sample: int = KMEANS_SAMPLE) -> np.ndarray:
-    """K x D float32 centroids of scikit-learn's k-means (one k-means++ start, `seed`) on the
-    unit-normalised `rows` of X (default all), dense, sparse or memory-mapped; at most `sample`
-    of them, drawn with `seed`, are read."""
-    import scipy.sparse as sp
-    from sklearn.cluster import KMeans
-    from sklearn.preprocessing import normalize
-    rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
-    if len(rows) > sample:
-        rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), sample, replace=False))]
-    if len(rows) < n_clusters:
-        raise ValueError(f"cluster_weight needs at least n_topics={n_clusters} training "
-                         f"documents for k-means, got {len(rows)}")
-    # a bag-of-words input stays sparse (scikit-learn's k-means and normalize take it)
-    points = X[rows].astype(np.float32) if sp.issparse(X) else np.asarray(X[rows], np.float32)
-    points = normalize(points)
-    km = KMeans(n_clusters, n_init=1, random_state=seed).fit(points)
-    return km.cluster_centers_.astype(np.float32)

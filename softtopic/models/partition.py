@@ -1,0 +1,98 @@
+"""The partition the cluster term holds each document's dominant topic to: K centroids of the
+training documents' unit-normalised vectors (`ClusterAssignmentRegularizer`).
+
+Plain k-means (`oversplit=1`) cuts the documents into K cells of about equal spread. Where the
+groups are very unequal (a tweet corpus: 2,472 tweets in 89 events, the largest 249 tweets, 24
+of them 4 or fewer), it splits large groups in two and lumps small ones together, and NMI
+suffers. With `oversplit=m` and the documents' nearest-neighbour graph, k-means first cuts m x K
+cells; the cells are merged to K by greedy modularity on the graph (Clauset-Newman-Moore,
+networkx's `greedy_modularity_communities`): two cells of one group share many neighbour edges,
+more than their sizes predict, so they merge first; then k-means runs again from the merged
+groups' means, so every final cluster is a Voronoi cell again (the merge alone leaves some
+sprawling, mixed groups on overlapping corpora; the refinement won back purity on the 20NG
+subject lines and messages). Measured on the three benchmark corpora (bench/embedding_partitions.py,
+docs/soft-label-model.md round 10).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+# k-means reads at most this many training documents (drawn with the seed): centroids from a
+# sample this size are as good for assigning documents, and a streamed corpus of millions of
+# rows is never copied into memory whole.
+KMEANS_SAMPLE = 100_000
+
+
+def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = None,
+                     sample: int = KMEANS_SAMPLE, graph: np.ndarray | None = None,
+                     oversplit: int = 1) -> np.ndarray:
+    """K x D float32 centroids of the unit-normalised `rows` of X (default all; dense, sparse or
+    memory-mapped; at most `sample` of them, drawn with `seed`, are read): scikit-learn's k-means
+    (one k-means++ start, `seed`), or with oversplit > 1 k-means into oversplit x K cells merged
+    along `graph` (`modularity_merge`) and refined by k-means.
+
+    graph: one row per document of X, the indices (into X's rows) of its nearest neighbours, -1
+    where there is none; only edges between the documents read count."""
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import normalize
+    rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
+    if len(rows) > sample:
+        rows = rows[np.sort(np.random.default_rng(seed).choice(len(rows), sample, replace=False))]
+    if len(rows) < n_clusters:
+        raise ValueError(f"cluster_weight needs at least n_topics={n_clusters} training "
+                         f"documents for k-means, got {len(rows)}")
+    # a bag-of-words input stays sparse (scikit-learn's k-means and normalize take it)
+    points = X[rows].astype(np.float32) if sp.issparse(X) else np.asarray(X[rows], np.float32)
+    points = normalize(points)
+    n_cells = min(oversplit * n_clusters, len(rows))
+    if oversplit == 1 or n_cells == n_clusters:
+        return KMeans(n_clusters, n_init=1, random_state=seed).fit(points) \
+            .cluster_centers_.astype(np.float32)
+    if graph is None:
+        raise ValueError("oversplit > 1 merges k-means cells along the neighbour graph; "
+                         "pass graph")
+    cells = KMeans(n_cells, n_init=1, random_state=seed).fit_predict(points)
+    group = modularity_merge(cell_edges(cells, n_cells, rows, graph, X.shape[0]), n_clusters)
+    labels = group[cells]
+    means = np.stack([np.asarray(points[labels == g].mean(axis=0)).ravel()
+                      for g in range(n_clusters)])
+    refined = KMeans(n_clusters, init=means, n_init=1).fit(points)
+    return refined.cluster_centers_.astype(np.float32)
+
+
+def cell_edges(cells: np.ndarray, n_cells: int, rows: np.ndarray, graph: np.ndarray,
+               n_documents: int) -> np.ndarray:
+    """n_cells x n_cells symmetric counts of neighbour edges between cells (the diagonal: twice
+    the edges inside a cell), over the edges whose two ends are both among `rows`."""
+    position = np.full(n_documents, -1)
+    position[rows] = np.arange(len(rows))
+    neighbours = np.asarray(graph[rows])
+    source = np.repeat(np.arange(len(rows)), neighbours.shape[1])
+    target = np.where(neighbours.ravel() >= 0, position[neighbours.ravel().clip(0)], -1)
+    keep = target >= 0
+    counts = sp.coo_matrix((np.ones(int(keep.sum())), (cells[source[keep]], cells[target[keep]])),
+                           shape=(n_cells, n_cells)).toarray()
+    return counts + counts.T
+
+
+def modularity_merge(edges: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each cell's group (0..n_groups-1): the cells (nodes of a graph weighted by `edges`, as
+    `cell_edges` gives them) merged by Clauset-Newman-Moore greedy modularity (resolution 1),
+    continued past the modularity maximum or stopped before it so that exactly n_groups remain."""
+    import networkx as nx
+    from networkx.algorithms.community import greedy_modularity_communities
+    n = len(edges)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    upper = np.triu(edges, 1)
+    graph.add_weighted_edges_from(zip(*np.nonzero(upper), upper[np.nonzero(upper)]))
+    # a self-loop of weight w adds 2w to a node's degree: half the diagonal keeps each cell's
+    # degree its total edge count, as modularity on the documents' graph has it
+    graph.add_weighted_edges_from((i, i, edges[i, i] / 2) for i in range(n) if edges[i, i])
+    groups = greedy_modularity_communities(graph, weight="weight", cutoff=n_groups,
+                                           best_n=n_groups)
+    label = np.empty(n, dtype=np.int64)
+    for g, members in enumerate(sorted(groups, key=min)):   # numbered by their first cell
+        label[list(members)] = g
+    return label
