@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
-from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics import normalized_mutual_info_score, pairwise_distances_argmin
 
 from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph, smoothed_input
 from softtopic.models.partition import kmeans_centroids
@@ -86,7 +86,7 @@ def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
         Z = smoothed_input(E, neighbours, rows, rounds=2)
         C = kmeans_centroids(Z, k, seed, graph=neighbour_graph(neighbours[:, 1:], rows, len(E)),
                              oversplit=int(method[5:]))
-        return ((Z[:, None, :] - C[None]) ** 2).sum(-1).argmin(1)
+        return pairwise_distances_argmin(Z, C)   # each document's nearest centroid
     if method.startswith("over"):
         Z = smoothed_input(E, nearest_neighbours(E, 10, rows), rows, rounds=2)
         m = int(float(method[4:]) * k)

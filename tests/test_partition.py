@@ -12,13 +12,13 @@ def test_cell_edges_count_neighbour_edges_between_cells_among_the_documents_read
     # documents 0..4 (cells 0, 0, 1, 1, 2); document 4 is not read (not in rows)
     graph = np.array([[1, 2], [0, -1], [3, 4], [2, 0], [0, 1]])
     cells = np.array([0, 0, 1, 1])              # cells of rows 0..3
-    edges = cell_edges(cells, 2, np.arange(4), graph, 5)
+    edges = cell_edges(cells, 2, np.arange(4), graph)
     # 0->1 and 1->0 inside cell 0; 2->3, 3->2 inside cell 1; 0->2 and 3->0 across; 2->4 and
     # 1->-1 do not count: 4 was not read, -1 is no neighbour
     np.testing.assert_array_equal(edges, [[4, 2], [2, 4]])
     # rows index the documents: the same edges with the rows in another order
     order = np.array([3, 1, 0, 2])
-    np.testing.assert_array_equal(cell_edges(np.array([1, 0, 0, 1]), 2, order, graph, 5),
+    np.testing.assert_array_equal(cell_edges(np.array([1, 0, 0, 1]), 2, order, graph),
                                   [[4, 2], [2, 4]])
 
 

@@ -2,7 +2,7 @@
 training documents' unit-normalised vectors (`ClusterAssignmentRegularizer`).
 
 Plain k-means (`oversplit=1`) cuts the documents into K cells of about equal spread. Where the
-groups are very unequal (a tweet corpus: 2,472 tweets in 89 events, the largest 249 tweets, 24
+groups are very unequal (a tweet corpus: 2,472 tweets in 89 events, the largest 249 tweets, 18
 of them 4 or fewer), it splits large groups in two and lumps small ones together, and NMI
 suffers. With `oversplit=m` and the documents' nearest-neighbour graph, k-means first cuts m x K
 cells; the cells are merged to K by greedy modularity on the graph (Clauset-Newman-Moore,
@@ -53,7 +53,7 @@ def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = No
         raise ValueError("oversplit > 1 merges k-means cells along the neighbour graph; "
                          "pass graph")
     cells = KMeans(n_cells, n_init=1, random_state=seed).fit_predict(points)
-    group = modularity_merge(cell_edges(cells, n_cells, rows, graph, X.shape[0]), n_clusters)
+    group = modularity_merge(cell_edges(cells, n_cells, rows, graph), n_clusters)
     labels = group[cells]
     means = np.stack([np.asarray(points[labels == g].mean(axis=0)).ravel()
                       for g in range(n_clusters)])
@@ -61,11 +61,11 @@ def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = No
     return refined.cluster_centers_.astype(np.float32)
 
 
-def cell_edges(cells: np.ndarray, n_cells: int, rows: np.ndarray, graph: np.ndarray,
-               n_documents: int) -> np.ndarray:
+def cell_edges(cells: np.ndarray, n_cells: int, rows: np.ndarray,
+               graph: np.ndarray) -> np.ndarray:
     """n_cells x n_cells symmetric counts of neighbour edges between cells (the diagonal: twice
     the edges inside a cell), over the edges whose two ends are both among `rows`."""
-    position = np.full(n_documents, -1)
+    position = np.full(len(graph), -1)   # graph: one row per document
     position[rows] = np.arange(len(rows))
     neighbours = np.asarray(graph[rows])
     source = np.repeat(np.arange(len(rows)), neighbours.shape[1])
