@@ -19,6 +19,12 @@ caches (run it once per corpus first), mean over k-means seeds:
                   partition`): k-means into M x K cells of the smoothed vectors (10 neighbours,
                   twice), merged to K by greedy modularity on the 10-neighbour graph of the
                   embeddings, refined by k-means; merge1 is plain smoothed k-means
+    snap          merge3, then every one of its 3K first k-means cells given wholly to the final
+                  cluster most of its documents are in (round 11: keeps small tight groups whole)
+    sharedS       merge3, then every connected group of mutual neighbours that share at least S of
+                  their 10-neighbour lists given wholly to its majority cluster (round 11)
+    voteN         merge3, then each document moved to the cluster most of its N nearest
+                  neighbours (itself included) are in (round 11)
     umap[N]       k-means on BERTopic's UMAP of the embeddings (5 dims, N = 15 neighbours,
                   cosine, min_dist 0); umap+smoothK:T: UMAP of the smoothed vectors
 
@@ -32,16 +38,27 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.stats import entropy
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.metrics import normalized_mutual_info_score, pairwise_distances_argmin
 
 from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph, smoothed_input
-from softtopic.models.partition import kmeans_centroids
+from softtopic.models.partition import kmeans_centroids, merged_kmeans
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
     return sum(Counter(labels[clusters == c]).most_common(1)[0][1]
                for c in np.unique(clusters)) / len(labels)
+
+
+def conditional_entropies(labels: np.ndarray, clusters: np.ndarray) -> tuple[float, float]:
+    """(H(C|Y), H(Y|C)) in nats: how much the partition splits the labels' documents, and how
+    much it mixes labels in a cluster. NMI = 2 (H(Y) - H(Y|C)) / (H(Y) + H(C))."""
+    _, y = np.unique(labels, return_inverse=True)
+    joint = entropy(np.unique(y * (clusters.max() + 1) + clusters, return_counts=True)[1])
+    return (joint - entropy(np.bincount(y)), joint - entropy(np.bincount(clusters)))
 
 
 def ward_merge(centroids: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
@@ -63,6 +80,32 @@ def ward_merge(centroids: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
     return np.unique(label, return_inverse=True)[1]
 
 
+def majority_within(units: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Each unit's documents all take the label most of them have."""
+    counts = sp.coo_matrix((np.ones(len(units)), (units, labels)),
+                           shape=(units.max() + 1, k)).toarray()
+    return counts.argmax(1)[units]
+
+
+def strong_groups(neighbours: np.ndarray, shared: int) -> np.ndarray:
+    """Connected components of the pairs of mutual neighbours whose neighbour lists (themselves
+    included) share at least `shared` documents."""
+    n, k = neighbours.shape
+    A = sp.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), neighbours.ravel())),
+                      shape=(n, n))
+    strong = A.multiply(A @ A.T)            # on each edge: the shared-neighbour count
+    strong.data = (strong.data >= shared).astype(np.float64)
+    return connected_components(strong.multiply(strong.T), directed=False)[1]
+
+
+def neighbour_vote(labels: np.ndarray, neighbours: np.ndarray, k: int) -> np.ndarray:
+    """Each document's new label: the one most of its neighbours (itself included) have."""
+    n, m = neighbours.shape
+    votes = sp.coo_matrix((np.ones(n * m), (np.repeat(np.arange(n), m),
+                                             labels[neighbours].ravel())), shape=(n, k))
+    return np.asarray(votes.toarray().argmax(1))
+
+
 def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
     rows = np.arange(len(E))
     if method == "kmeans":
@@ -81,12 +124,18 @@ def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
         Y = umap.UMAP(n_neighbors=int(method[4:] or 15), n_components=5, metric="cosine",
                       min_dist=0.0, random_state=seed).fit_transform(E)
         return KMeans(k, n_init=1, random_state=seed).fit_predict(Y)
-    if method.startswith("merge"):
+    if method.startswith(("merge", "snap", "shared", "vote")):
         neighbours = nearest_neighbours(E, 10, rows)
         Z = smoothed_input(E, neighbours, rows, rounds=2)
-        C = kmeans_centroids(Z, k, seed, graph=neighbour_graph(neighbours[:, 1:], rows, len(E)),
-                             oversplit=int(method[5:]))
-        return pairwise_distances_argmin(Z, C)   # each document's nearest centroid
+        graph = neighbour_graph(neighbours[:, 1:], rows, len(E))
+        if method.startswith("merge"):
+            C = kmeans_centroids(Z, k, seed, graph=graph, oversplit=int(method[5:]))
+            return pairwise_distances_argmin(Z, C)   # each document's nearest centroid
+        cells, labels, _ = merged_kmeans(Z, k, seed, rows, graph, 3 * k)
+        if method.startswith("vote"):
+            return neighbour_vote(labels, neighbours[:, :int(method[4:])], k)
+        units = cells if method == "snap" else strong_groups(neighbours, int(method[6:]))
+        return majority_within(units, labels, k)
     if method.startswith("over"):
         Z = smoothed_input(E, nearest_neighbours(E, 10, rows), rows, rounds=2)
         m = int(float(method[4:]) * k)
@@ -117,19 +166,19 @@ def main():
     E = np.load(d / "E.npy").astype(np.float32)
     E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
     labels = np.array(json.load(open(d / "meta.json"))["labels"])
-    print(f"| corpus | K | method | purity | NMI | effective clusters | seconds |")
-    print("|---|---|---|---|---|---|---|")
+    print("| corpus | K | method | purity | NMI | split H(C|Y) | mixed H(Y|C) | effective clusters "
+          "| seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for method in a.methods.split(","):
         seeds = [0] if method.startswith("average") else [int(s) for s in a.seeds.split(",")]
         t, scores = time.time(), []
         for seed in seeds:
             c = partition(method, E, a.k, seed)
-            share = np.bincount(c) / len(c)
-            share = share[share > 0]
             scores.append((purity(labels, c), normalized_mutual_info_score(labels, c),
-                           float(np.exp(-(share * np.log(share)).sum()))))
-        p, n, eff = np.mean(scores, axis=0)
-        print(f"| {a.corpus} | {a.k} | {method} | {p:.3f} | {n:.3f} | {eff:.1f} | "
+                           *conditional_entropies(labels, c), np.exp(entropy(np.bincount(c)))))
+        p, n, split, mixed, eff = np.mean(scores, axis=0)
+        print(f"| {a.corpus} | {a.k} | {method} | {p:.3f} | {n:.3f} | {split:.3f} | {mixed:.3f} "
+              f"| {eff:.1f} | "
               f"{(time.time() - t) / len(seeds):.0f} |", flush=True)
 
 

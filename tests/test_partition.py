@@ -5,7 +5,8 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph
-from softtopic.models.partition import cell_edges, kmeans_centroids, modularity_merge
+from softtopic.models.partition import (cell_edges, kmeans_centroids, merged_kmeans,
+                                        modularity_merge)
 
 
 def test_cell_edges_count_neighbour_edges_between_cells_among_the_documents_read():
@@ -75,6 +76,23 @@ def test_merged_cells_recover_groups_of_unequal_size_better_than_kmeans():
     # the seed fixes it
     np.testing.assert_array_equal(kmeans_centroids(X, 10, 2, graph=graph, oversplit=3),
                                   kmeans_centroids(X, 10, 2, graph=graph, oversplit=3))
+
+
+def test_merged_kmeans_gives_the_cells_and_clusters_behind_the_centroids():
+    X, labels = unequal_groups(0)
+    rows = np.arange(len(X))
+    graph = neighbour_graph(nearest_neighbours(X, 10, rows)[:, 1:], rows, len(X))
+    cells, clusters, C = merged_kmeans(X, 10, 0, rows, graph, 30)
+    # the centroids are the model's (kmeans_centroids), each document in its nearest one's
+    # cluster, each cluster the mean of its documents
+    # (kmeans_centroids normalises the rows again: float32 rounding)
+    np.testing.assert_allclose(C, kmeans_centroids(X, 10, 0, graph=graph, oversplit=3), atol=1e-5)
+    np.testing.assert_array_equal(clusters, ((X[:, None] - C[None]) ** 2).sum(-1).argmin(1))
+    np.testing.assert_allclose(C[3], X[clusters == 3].mean(0), atol=1e-5)
+    assert len(np.unique(cells)) == 30 and len(np.unique(clusters)) == 10
+    # a small tight group is one cell (the cells are finer than the groups)
+    for g in range(3, 10):
+        assert len(np.unique(cells[labels == g])) == 1, g
 
 
 def test_oversplit_needs_the_graph():

@@ -52,13 +52,23 @@ def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = No
     if graph is None:
         raise ValueError("oversplit > 1 merges k-means cells along the neighbour graph; "
                          "pass graph")
+    return merged_kmeans(points, n_clusters, seed, rows, graph, n_cells)[2]
+
+
+def merged_kmeans(points, n_clusters: int, seed: int, rows: np.ndarray, graph: np.ndarray,
+                  n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """k-means into n_cells cells of `points` (the unit-normalised rows `rows` of the documents
+    `graph` describes), the cells merged to n_clusters by `modularity_merge`, then k-means again
+    from the merged groups' means: (each point's cell, each point's final cluster, the final
+    K x D float32 centroids)."""
+    from sklearn.cluster import KMeans
     cells = KMeans(n_cells, n_init=1, random_state=seed).fit_predict(points)
     group = modularity_merge(cell_edges(cells, n_cells, rows, graph), n_clusters)
     labels = group[cells]
     means = np.stack([np.asarray(points[labels == g].mean(axis=0)).ravel()
                       for g in range(n_clusters)])
     refined = KMeans(n_clusters, init=means, n_init=1).fit(points)
-    return refined.cluster_centers_.astype(np.float32)
+    return cells, refined.labels_, refined.cluster_centers_.astype(np.float32)
 
 
 def cell_edges(cells: np.ndarray, n_cells: int, rows: np.ndarray,
