@@ -42,7 +42,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import entropy
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
-from sklearn.metrics import normalized_mutual_info_score, pairwise_distances_argmin
+from sklearn.metrics import (mutual_info_score, normalized_mutual_info_score,
+                             pairwise_distances_argmin)
 
 from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph, smoothed_input
 from softtopic.models.partition import kmeans_centroids, merged_kmeans
@@ -56,9 +57,9 @@ def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
 def conditional_entropies(labels: np.ndarray, clusters: np.ndarray) -> tuple[float, float]:
     """(H(C|Y), H(Y|C)) in nats: how much the partition splits the labels' documents, and how
     much it mixes labels in a cluster. NMI = 2 (H(Y) - H(Y|C)) / (H(Y) + H(C))."""
-    _, y = np.unique(labels, return_inverse=True)
-    joint = entropy(np.unique(y * (clusters.max() + 1) + clusters, return_counts=True)[1])
-    return (joint - entropy(np.bincount(y)), joint - entropy(np.bincount(clusters)))
+    mi = mutual_info_score(labels, clusters)
+    return (entropy(np.bincount(clusters)) - mi,
+            entropy(np.unique(labels, return_counts=True)[1]) - mi)
 
 
 def ward_merge(centroids: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
@@ -80,11 +81,12 @@ def ward_merge(centroids: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
     return np.unique(label, return_inverse=True)[1]
 
 
-def majority_within(units: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Each unit's documents all take the label most of them have."""
-    counts = sp.coo_matrix((np.ones(len(units)), (units, labels)),
-                           shape=(units.max() + 1, k)).toarray()
-    return counts.argmax(1)[units]
+def majority(members: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """For each group 0..members.max(): the label most of its members (pairs members[i],
+    labels[i]) have."""
+    counts = sp.coo_matrix((np.ones(len(members)), (members, labels)),
+                           shape=(members.max() + 1, k)).toarray()
+    return counts.argmax(1)
 
 
 def strong_groups(neighbours: np.ndarray, shared: int) -> np.ndarray:
@@ -96,14 +98,6 @@ def strong_groups(neighbours: np.ndarray, shared: int) -> np.ndarray:
     strong = A.multiply(A @ A.T)            # on each edge: the shared-neighbour count
     strong.data = (strong.data >= shared).astype(np.float64)
     return connected_components(strong.multiply(strong.T), directed=False)[1]
-
-
-def neighbour_vote(labels: np.ndarray, neighbours: np.ndarray, k: int) -> np.ndarray:
-    """Each document's new label: the one most of its neighbours (itself included) have."""
-    n, m = neighbours.shape
-    votes = sp.coo_matrix((np.ones(n * m), (np.repeat(np.arange(n), m),
-                                             labels[neighbours].ravel())), shape=(n, k))
-    return np.asarray(votes.toarray().argmax(1))
 
 
 def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -132,10 +126,11 @@ def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
             C = kmeans_centroids(Z, k, seed, graph=graph, oversplit=int(method[5:]))
             return pairwise_distances_argmin(Z, C)   # each document's nearest centroid
         cells, labels, _ = merged_kmeans(Z, k, seed, rows, graph, 3 * k)
-        if method.startswith("vote"):
-            return neighbour_vote(labels, neighbours[:, :int(method[4:])], k)
+        if method.startswith("vote"):    # each document: its N nearest neighbours' majority
+            voters = neighbours[:, :int(method[4:])]
+            return majority(np.repeat(rows, voters.shape[1]), labels[voters].ravel(), k)
         units = cells if method == "snap" else strong_groups(neighbours, int(method[6:]))
-        return majority_within(units, labels, k)
+        return majority(units, labels, k)[units]
     if method.startswith("over"):
         Z = smoothed_input(E, nearest_neighbours(E, 10, rows), rows, rounds=2)
         m = int(float(method[4:]) * k)
