@@ -25,6 +25,13 @@ caches (run it once per corpus first), mean over k-means seeds:
                   their 10-neighbour lists given wholly to its majority cluster (round 11)
     voteN         merge3, then each document moved to the cluster most of its N nearest
                   neighbours (itself included) are in (round 11)
+    sharedS:W     sharedS on the pairs that also share at least W vocabulary words (the cached
+                  bag of words; round 12: the words cut the chains of sharedS on short texts)
+    groupmeanS:W  merge3 on the smoothed vectors with every sharedS:W group's members given the
+                  group's mean (round 12: groups kept whole inside k-means instead of after it)
+    hdbscanM      merge3, then every cluster HDBSCAN (leaf selection, min_cluster_size M) finds
+                  on BERTopic's UMAP of the embeddings given wholly to its majority cluster;
+                  HDBSCAN's outliers keep theirs (round 12: BERTopic's own density clusters)
     umap[N]       k-means on BERTopic's UMAP of the embeddings (5 dims, N = 15 neighbours,
                   cosine, min_dist 0); umap+smoothK:T: UMAP of the smoothed vectors
 
@@ -45,7 +52,8 @@ from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.metrics import (mutual_info_score, normalized_mutual_info_score,
                              pairwise_distances_argmin)
 
-from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph, smoothed_input
+from softtopic.models.neighbourhood import (nearest_neighbours, neighbour_graph, smoothed_input,
+                                            unit_rows)
 from softtopic.models.partition import kmeans_centroids, merged_kmeans
 
 
@@ -89,18 +97,33 @@ def majority(members: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return counts.argmax(1)
 
 
-def strong_groups(neighbours: np.ndarray, shared: int) -> np.ndarray:
+def strong_groups(neighbours: np.ndarray, shared: int, bow=None, words: int = 0) -> np.ndarray:
     """Connected components of the pairs of mutual neighbours whose neighbour lists (themselves
-    included) share at least `shared` documents."""
+    included) share at least `shared` documents and, with `bow` (documents x vocabulary), whose
+    documents share at least `words` vocabulary words."""
     n, k = neighbours.shape
     A = sp.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), neighbours.ravel())),
                       shape=(n, n))
     strong = A.multiply(A @ A.T)            # on each edge: the shared-neighbour count
     strong.data = (strong.data >= shared).astype(np.float64)
-    return connected_components(strong.multiply(strong.T), directed=False)[1]
+    strong = strong.multiply(strong.T).tocoo()
+    if words:
+        present = (bow > 0).astype(np.float64).tocsr()
+        common = np.asarray(present[strong.row].multiply(present[strong.col]).sum(1)).ravel()
+        strong.data = strong.data * (common >= words)
+    strong = strong.tocsr()
+    strong.eliminate_zeros()   # csgraph counts a stored zero as an edge
+    return connected_components(strong, directed=False)[1]
 
 
-def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
+def bertopic_umap(E: np.ndarray, seed: int, neighbours: int = 15) -> np.ndarray:
+    """BERTopic's default reduction: UMAP to 5 dimensions, cosine, min_dist 0."""
+    import umap
+    return umap.UMAP(n_neighbors=neighbours, n_components=5, metric="cosine", min_dist=0.0,
+                     random_state=seed).fit_transform(E)
+
+
+def partition(method: str, E: np.ndarray, k: int, seed: int, bow=None) -> np.ndarray:
     rows = np.arange(len(E))
     if method == "kmeans":
         return KMeans(k, n_init=1, random_state=seed).fit_predict(E)
@@ -109,19 +132,23 @@ def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
                                   n_neighbors=int(method[len("spectral"):]),
                                   assign_labels="cluster_qr", random_state=seed).fit_predict(E)
     if method.startswith("umap"):      # k-means on BERTopic's UMAP (5 dims, 15 neighbours)
-        import umap
         if "+" in method:                # umap+smoothK:T: UMAP of the smoothed vectors
             method, _, inner = method.partition("+")
             name, _, rounds = inner.partition(":")
             E = smoothed_input(E, nearest_neighbours(E, int(name[6:]), rows), rows,
                                rounds=int(rounds or 2))
-        Y = umap.UMAP(n_neighbors=int(method[4:] or 15), n_components=5, metric="cosine",
-                      min_dist=0.0, random_state=seed).fit_transform(E)
-        return KMeans(k, n_init=1, random_state=seed).fit_predict(Y)
-    if method.startswith(("merge", "snap", "shared", "vote")):
+        return KMeans(k, n_init=1, random_state=seed).fit_predict(
+            bertopic_umap(E, seed, int(method[4:] or 15)))
+    if method.startswith(("merge", "snap", "shared", "vote", "hdbscan", "groupmean")):
         neighbours = nearest_neighbours(E, 10, rows)
         Z = smoothed_input(E, neighbours, rows, rounds=2)
         graph = neighbour_graph(neighbours[:, 1:], rows, len(E))
+        if method.startswith("groupmean"):
+            shared, _, words = method[9:].partition(":")
+            groups = strong_groups(neighbours, int(shared), bow, int(words or 0))
+            sums = sp.csr_matrix((np.ones(len(E)), (groups, rows))) @ Z
+            Z = unit_rows(np.asarray(sums, dtype=np.float32)[groups])
+            method = "merge3"
         if method.startswith("merge"):
             C = kmeans_centroids(Z, k, seed, graph=graph, oversplit=int(method[5:]))
             return pairwise_distances_argmin(Z, C)   # each document's nearest centroid
@@ -129,7 +156,19 @@ def partition(method: str, E: np.ndarray, k: int, seed: int) -> np.ndarray:
         if method.startswith("vote"):    # each document: its N nearest neighbours' majority
             voters = neighbours[:, :int(method[4:])]
             return majority(np.repeat(rows, voters.shape[1]), labels[voters].ravel(), k)
-        units = cells if method == "snap" else strong_groups(neighbours, int(method[6:]))
+        if method.startswith("hdbscan"):  # outliers (-1) keep their cluster
+            import hdbscan
+            units = hdbscan.HDBSCAN(min_cluster_size=int(method[7:]),
+                                    cluster_selection_method="leaf").fit_predict(
+                bertopic_umap(E, seed))
+            inside = units >= 0
+            labels[inside] = majority(units[inside], labels[inside], k)[units[inside]]
+            return labels
+        if method == "snap":
+            units = cells
+        else:
+            shared, _, words = method[6:].partition(":")
+            units = strong_groups(neighbours, int(shared), bow, int(words or 0))
         return majority(units, labels, k)[units]
     if method.startswith("over"):
         Z = smoothed_input(E, nearest_neighbours(E, 10, rows), rows, rounds=2)
@@ -161,6 +200,7 @@ def main():
     E = np.load(d / "E.npy").astype(np.float32)
     E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
     labels = np.array(json.load(open(d / "meta.json"))["labels"])
+    bow = sp.load_npz(d / "bow.npz")
     print("| corpus | K | method | purity | NMI | split H(C|Y) | mixed H(Y|C) | effective clusters "
           "| seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -168,7 +208,7 @@ def main():
         seeds = [0] if method.startswith("average") else [int(s) for s in a.seeds.split(",")]
         t, scores = time.time(), []
         for seed in seeds:
-            c = partition(method, E, a.k, seed)
+            c = partition(method, E, a.k, seed, bow)
             scores.append((purity(labels, c), normalized_mutual_info_score(labels, c),
                            *conditional_entropies(labels, c), np.exp(entropy(np.bincount(c)))))
         p, n, split, mixed, eff = np.mean(scores, axis=0)
