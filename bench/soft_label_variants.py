@@ -22,6 +22,9 @@ variants differ only in the soft label:
     +dX, +tdX     dropout / theta_dropout; +epN epochs; +p:name=value any model parameter
                   (e.g. +p:mu_batch_norm="scale", +p:cluster_weight=0)
 
+`--sample N` fits on N documents of the corpus, drawn once with seed 0 (the same N documents
+for every model and seed), with the vocabulary built on them; cached as corpus "NAME-sN".
+
 Baselines (zeroshot, prodlda, combined, fastopic, bertopic) read the same embeddings. One JSON
 line per fit goes to --out; `--table` prints the mean table of one or more such files. Scores:
 purity, NMI, P@5 (also on deduplicated texts), TD, C_V against the corpus itself (cv_corpus)
@@ -48,16 +51,27 @@ CORPORA = {"tweet89": "shorttext/tweet89.jsonl", "subj": "shorttext/20ng_subject
            "20ng": "20newsgroup/corpus_stripped.jsonl"}
 
 
-def cache_features(name: str, work: Path) -> Path:
-    """Embeddings, word embeddings, bag of words and labels of one corpus, computed once."""
+def corpus_name(name: str, sample: int | None) -> str:
+    return f"{name}-s{sample}" if sample else name
+
+
+def cache_features(name: str, work: Path, sample: int | None = None) -> Path:
+    """Embeddings, word embeddings, bag of words and labels of one corpus, computed once; with
+    `sample`, of that many of its documents drawn once (seed 0, whatever the model seeds), with
+    the vocabulary built on the sample as a user with that corpus would have it."""
     from softtopic import ZeroShotTM, load_corpus
     from softtopic.preprocessing import PreprocessingConfig, Vocabulary
     from softtopic.views.sentence import SentenceEmbeddings
-    out = work / name
+    out = work / corpus_name(name, sample)
     if (out / "meta.json").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(DATA / CORPORA[name])
+    if sample:
+        if sample >= len(corpus.texts):
+            raise SystemExit(f"--sample {sample}: {name} has only {len(corpus.texts)} documents")
+        corpus = corpus.subset(np.sort(np.random.default_rng(0).choice(
+            len(corpus.texts), sample, replace=False)))
     m = ZeroShotTM()
     voc = Vocabulary(PreprocessingConfig.of(m))
     bow = voc.fit_transform(corpus.texts)
@@ -195,7 +209,7 @@ def run(a):
     from softtopic import CombinedTM, ProdLDA, ZeroShotTM
     from softtopic.evaluation.reference import count_reference, reference_statistics
     from softtopic.models.presets import SoftLabelTM
-    d = cache_features(a.corpus, Path(a.work))
+    d = cache_features(a.corpus, Path(a.work), a.sample)
     meta = json.load(open(d / "meta.json"))
     texts, labels, words = meta["texts"], np.array(meta["labels"]), meta["words"]
     E = np.load(d / "E.npy")
@@ -240,7 +254,7 @@ def run(a):
             # UMAP resets numba's threads to the CPU count, and with numba's OpenMP layer that
             # is torch's libgomp: later fits would run (and spin) on every core
             torch.set_num_threads(threads)
-            print(json.dumps({"corpus": a.corpus, "k": a.k, "seed": seed, "variant": v, **r}),
+            print(json.dumps({"corpus": corpus_name(a.corpus, a.sample), "k": a.k, "seed": seed, "variant": v, **r}),
                   file=out, flush=True)
 
 
@@ -305,6 +319,8 @@ if __name__ == "__main__":
     ap.add_argument("corpus", nargs="?", choices=sorted(CORPORA))
     ap.add_argument("--k", type=int, default=50)
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--sample", type=int, default=None,
+                    help="fit on this many documents of the corpus, drawn once (seed 0)")
     ap.add_argument("--variants", default="zeroshot,base,base+mix0.5")
     ap.add_argument("--work", default="runs/soft-label-variants")
     ap.add_argument("--out", default=None, help="append JSON lines here (default: stdout)")
