@@ -254,8 +254,8 @@ def run(a):
             # UMAP resets numba's threads to the CPU count, and with numba's OpenMP layer that
             # is torch's libgomp: later fits would run (and spin) on every core
             torch.set_num_threads(threads)
-            print(json.dumps({"corpus": corpus_name(a.corpus, a.sample), "k": a.k, "seed": seed, "variant": v, **r}),
-                  file=out, flush=True)
+            print(json.dumps({"corpus": corpus_name(a.corpus, a.sample), "k": a.k, "seed": seed,
+                              "variant": v, **r}), file=out, flush=True)
 
 
 COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "td", "cv_wiki", "cv_corpus", "npmi_corpus",

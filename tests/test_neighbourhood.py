@@ -216,7 +216,8 @@ def test_defaults_and_the_paper_setting():
     model = SoftLabelTM()
     assert (model.bow_mix, model.bow_neighbours, model.dropout, model.theta_dropout,
             model.cluster_weight, model.cluster_neighbours, model.cluster_oversplit,
-            model.mu_batch_norm, model.n_samples) == (0.25, 10, 0.0, 0.0, 300.0, 10, 3, "scale", 0)
+            model.mu_batch_norm, model.n_samples) == \
+        (0.25, 10, 0.0, 0.0, 300.0, 10, 3, "scale", 0)
     paper = get_model_class("softlabel-paper")()
     assert isinstance(paper, SoftLabelTM)
     assert {k: getattr(paper, k) for k in PAPER_SETTING} == \

@@ -253,8 +253,8 @@ class SoftLabelPreset(NeuralTopicModel):
 
 
 # The soft-label paper's exact setting on ProdLDA (registry "softlabel-paper"): the pure soft
-# label, CTM's dropouts, no cluster term. SoftLabelTM's own defaults differ in these five
-# (issue 10).
+# label, CTM's dropouts, no cluster term, CTM's 20-sample theta. SoftLabelTM's own defaults
+# differ in these eight (issue 10).
 PAPER_SETTING = {"bow_mix": 0.0, "bow_neighbours": 1, "dropout": 0.2, "theta_dropout": 0.2,
                  "cluster_weight": 0.0, "cluster_oversplit": 1, "mu_batch_norm": None,
                  "n_samples": 20}
