@@ -24,6 +24,8 @@ variants differ only in the soft label:
 
 `--sample N` fits on N documents of the corpus, drawn once with seed 0 (the same N documents
 for every model and seed), with the vocabulary built on them; cached as corpus "NAME-sN".
+`--words N` keeps each document's first N words (20NG cut to tweet length: short texts whose
+labels are topics, not events); cached as corpus "NAME-wN".
 
 Baselines (zeroshot, prodlda, combined, fastopic, bertopic) read the same embeddings. One JSON
 line per fit goes to --out; `--table` prints the mean table of one or more such files. Scores:
@@ -37,7 +39,7 @@ subset, top 15 words, window 110; the counts are cached per vocabulary).
     python bench/soft_label_variants.py --table runs/variants-*.jsonl --welch default
     python bench/soft_label_variants.py --table runs/variants-*.jsonl --columns nmi [--welch V]
 """
-import argparse, importlib, json, os, sys, time
+import argparse, dataclasses, importlib, json, os, sys, time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -51,22 +53,27 @@ CORPORA = {"tweet89": "shorttext/tweet89.jsonl", "subj": "shorttext/20ng_subject
            "20ng": "20newsgroup/corpus_stripped.jsonl"}
 
 
-def corpus_name(name: str, sample: int | None) -> str:
-    return f"{name}-s{sample}" if sample else name
+def corpus_name(name: str, sample: int | None, words: int | None = None) -> str:
+    return name + (f"-w{words}" if words else "") + (f"-s{sample}" if sample else "")
 
 
-def cache_features(name: str, work: Path, sample: int | None = None) -> Path:
+def cache_features(name: str, work: Path, sample: int | None = None,
+                   words: int | None = None) -> Path:
     """Embeddings, word embeddings, bag of words and labels of one corpus, computed once; with
     `sample`, of that many of its documents drawn once (seed 0, whatever the model seeds), with
-    the vocabulary built on the sample as a user with that corpus would have it."""
+    the vocabulary built on the sample as a user with that corpus would have it; with `words`,
+    of each document's first `words` words (a short-text corpus with a long one's labels)."""
     from softtopic import ZeroShotTM, load_corpus
     from softtopic.preprocessing import PreprocessingConfig, Vocabulary
     from softtopic.views.sentence import SentenceEmbeddings
-    out = work / corpus_name(name, sample)
+    out = work / corpus_name(name, sample, words)
     if (out / "meta.json").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(DATA / CORPORA[name])
+    if words:
+        corpus = dataclasses.replace(corpus, texts=[" ".join(t.split()[:words])
+                                                    for t in corpus.texts])
     if sample:
         if sample >= len(corpus.texts):
             raise SystemExit(f"--sample {sample}: {name} has only {len(corpus.texts)} documents")
@@ -209,7 +216,7 @@ def run(a):
     from softtopic import CombinedTM, ProdLDA, ZeroShotTM
     from softtopic.evaluation.reference import count_reference, reference_statistics
     from softtopic.models.presets import SoftLabelTM
-    d = cache_features(a.corpus, Path(a.work), a.sample)
+    d = cache_features(a.corpus, Path(a.work), a.sample, a.words)
     meta = json.load(open(d / "meta.json"))
     texts, labels, words = meta["texts"], np.array(meta["labels"]), meta["words"]
     E = np.load(d / "E.npy")
@@ -254,8 +261,8 @@ def run(a):
             # UMAP resets numba's threads to the CPU count, and with numba's OpenMP layer that
             # is torch's libgomp: later fits would run (and spin) on every core
             torch.set_num_threads(threads)
-            print(json.dumps({"corpus": corpus_name(a.corpus, a.sample), "k": a.k, "seed": seed,
-                              "variant": v, **r}), file=out, flush=True)
+            print(json.dumps({"corpus": corpus_name(a.corpus, a.sample, a.words), "k": a.k,
+                              "seed": seed, "variant": v, **r}), file=out, flush=True)
 
 
 COLUMNS = ["purity", "nmi", "p5", "p5_dedup", "td", "cv_wiki", "cv_corpus", "npmi_corpus",
@@ -321,6 +328,8 @@ if __name__ == "__main__":
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--sample", type=int, default=None,
                     help="fit on this many documents of the corpus, drawn once (seed 0)")
+    ap.add_argument("--words", type=int, default=None,
+                    help="keep each document's first this many words")
     ap.add_argument("--variants", default="zeroshot,base,base+mix0.5")
     ap.add_argument("--work", default="runs/soft-label-variants")
     ap.add_argument("--out", default=None, help="append JSON lines here (default: stdout)")
