@@ -341,6 +341,10 @@ if __name__ == "__main__":
     ap.add_argument("--columns", choices=["default", "nmi"], default="default",
                     help="with --table: the default columns, or nmi: what NMI is made of")
     a = ap.parse_args()
+    for flag in ("sample", "words"):
+        if getattr(a, flag) is not None and getattr(a, flag) < 1:
+            ap.error(f"--{flag} must be a positive number of "
+                     f"{'documents' if flag == 'sample' else 'words'}, got {getattr(a, flag)}")
     nmi_cols = a.columns == "nmi"
     if a.table and a.welch:
         welch(a.table, a.welch, NMI_WELCH_COLUMNS if nmi_cols else WELCH_COLUMNS)
