@@ -15,10 +15,13 @@ caches (run it once per corpus first), mean over k-means seeds:
     overM         k-means into M x K clusters of the smoothed vectors (10 neighbours, twice),
                   merged to K by Ward's criterion on the size-weighted centroids (HDBSCAN-then-
                   reduce in spirit: few clusters split one dense label)
-    mergeM        the cluster term's partition at cluster_oversplit=M (`softtopic.models.
-                  partition`): k-means into M x K cells of the smoothed vectors (10 neighbours,
-                  twice), merged to K by greedy modularity on the 10-neighbour graph of the
-                  embeddings, refined by k-means; merge1 is plain smoothed k-means
+    mergeM        round 10's partition at cluster_oversplit=M: k-means into M x K cells of the
+                  smoothed vectors (10 neighbours, twice), merged to K by greedy modularity on
+                  the 10-neighbour graph of the embeddings, refined by k-means; merge1 is plain
+                  smoothed k-means
+    wholeM        the cluster term's partition at cluster_oversplit=M (`softtopic.models.
+                  partition.kmeans_partition`): mergeM with the cells whose refined cut is no
+                  better than a random split of the cell kept whole (round 15)
     snap          merge3, then every one of its 3K first k-means cells given wholly to the final
                   cluster most of its documents are in (round 11: keeps small tight groups whole)
     sharedS       merge3, then every connected group of mutual neighbours that share at least S of
@@ -32,6 +35,14 @@ caches (run it once per corpus first), mean over k-means seeds:
     hdbscanM      merge3, then every cluster HDBSCAN (leaf selection, min_cluster_size M) finds
                   on BERTopic's UMAP of the embeddings given wholly to its majority cluster;
                   HDBSCAN's outliers keep theirs (round 12: BERTopic's own density clusters)
+    gmm[KIND]     merge3, refined by a Gaussian mixture (scikit-learn, covariance KIND: spherical
+                  by default, or diag) started from merge3's centroids: clusters of unequal spread
+                  and weight instead of equal Voronoi cells (round 15)
+    fineF         merge3 into F x K clusters, then those merged whole to K by greedy modularity on
+                  the neighbour graph, no refinement: BERTopic's "find fine clusters, then reduce"
+                  with merge3 as the fine partition (round 15)
+    fsnapS        snap with first-stage cells of about S documents (max(3K, N / S) cells) instead
+                  of 3K; fmergeS: the same cells, merge3 without the snap (round 15)
     umap[N]       k-means on BERTopic's UMAP of the embeddings (5 dims, N = 15 neighbours,
                   cosine, min_dist 0); umap+smoothK:T: UMAP of the smoothed vectors
 
@@ -54,7 +65,8 @@ from sklearn.metrics import (mutual_info_score, normalized_mutual_info_score,
 
 from softtopic.models.neighbourhood import (nearest_neighbours, neighbour_graph, smoothed_input,
                                             unit_rows)
-from softtopic.models.partition import kmeans_centroids, merged_kmeans
+from softtopic.models.partition import (cell_edges, kmeans_centroids, kmeans_partition,
+                                       merged_kmeans, modularity_merge)
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -139,6 +151,28 @@ def partition(method: str, E: np.ndarray, k: int, seed: int, bow=None) -> np.nda
                                rounds=int(rounds or 2))
         return KMeans(k, n_init=1, random_state=seed).fit_predict(
             bertopic_umap(E, seed, int(method[4:] or 15)))
+    if method.startswith("whole"):
+        neighbours = nearest_neighbours(E, 10, rows)
+        Z = smoothed_input(E, neighbours, rows, rounds=2)
+        graph = neighbour_graph(neighbours[:, 1:], rows, len(E))
+        return kmeans_partition(Z, k, seed, graph=graph, oversplit=int(method[5:])).assign(Z)
+    if method.startswith(("gmm", "fine", "fsnap", "fmerge")):
+        neighbours = nearest_neighbours(E, 10, rows)
+        Z = smoothed_input(E, neighbours, rows, rounds=2)
+        graph = neighbour_graph(neighbours[:, 1:], rows, len(E))
+        if method.startswith("gmm"):
+            from sklearn.mixture import GaussianMixture
+            C = merged_kmeans(Z, k, seed, rows, graph, 3 * k).centroids
+            return GaussianMixture(k, covariance_type=method[3:] or "spherical", means_init=C,
+                                   reg_covar=1e-4, random_state=seed).fit(Z).predict(Z)
+        if method.startswith("fine"):
+            m = int(round(float(method[4:]) * k))
+            fine = merged_kmeans(Z, m, seed, rows, graph, 3 * k).clusters
+            return modularity_merge(cell_edges(fine, m, rows, graph), k)[fine]
+        n_cells = max(3 * k, len(E) // int(method.lstrip("fsnapmerge")))
+        merged = merged_kmeans(Z, k, seed, rows, graph, n_cells)
+        cells, labels = merged.cells, merged.clusters
+        return labels if method.startswith("fmerge") else majority(cells, labels, k)[cells]
     if method.startswith(("merge", "snap", "shared", "vote", "hdbscan", "groupmean")):
         neighbours = nearest_neighbours(E, 10, rows)
         Z = smoothed_input(E, neighbours, rows, rounds=2)
@@ -152,7 +186,8 @@ def partition(method: str, E: np.ndarray, k: int, seed: int, bow=None) -> np.nda
         if method.startswith("merge"):
             C = kmeans_centroids(Z, k, seed, graph=graph, oversplit=int(method[5:]))
             return pairwise_distances_argmin(Z, C)   # each document's nearest centroid
-        cells, labels, _ = merged_kmeans(Z, k, seed, rows, graph, 3 * k)
+        merged = merged_kmeans(Z, k, seed, rows, graph, 3 * k)
+        cells, labels = merged.cells, merged.clusters
         if method.startswith("vote"):    # each document: its N nearest neighbours' majority
             voters = neighbours[:, :int(method[4:])]
             return majority(np.repeat(rows, voters.shape[1]), labels[voters].ravel(), k)

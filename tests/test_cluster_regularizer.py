@@ -34,6 +34,39 @@ def test_loss_is_a_hinge_on_the_posterior_mean_of_the_nearest_centroids_topic():
     np.testing.assert_array_equal(mu.grad[2].numpy(), [3.0, 0.0, -3.0])
 
 
+def test_with_cells_a_document_takes_its_nearest_cells_cluster_or_if_cut_the_nearest_centroids():
+    centroids = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    cells = torch.tensor([[1.0, 0.0], [0.7, 0.7], [0.0, 1.0]])
+    reg = ClusterAssignmentRegularizer(1.0, "embedding", centroids, cells=cells,
+                                       cell_cluster=torch.tensor([0, 1, -1]))
+    # (0.75, 0.65) is nearer centroid 0, but its cell (1) is kept whole in cluster 1
+    x = torch.tensor([[5.0, 0.5], [0.75, 0.65], [0.2, 1.0]])
+    np.testing.assert_array_equal(reg.assignments(x).numpy(), [0, 1, 1])
+    mu = torch.tensor([[0.0, 3.0], [3.0, 0.0], [0.0, 3.0]])
+    # documents 0 and 1 have the other topic ahead by 3: (3 + 1) each; document 2 leads
+    assert reg(None, {"embedding": x}, {"mu": mu}).item() == pytest.approx(8.0)
+    assert reg.features == ("embedding",)
+
+
+def test_a_saved_term_loads_its_cells_and_one_saved_before_cells_existed_loads_without():
+    centroids = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    cells = torch.tensor([[1.0, 0.0], [0.7, 0.7], [0.6, 0.8], [0.0, 1.0]])
+    saved = ClusterAssignmentRegularizer(1.0, "embedding", centroids, cells=cells,
+                                         cell_cluster=torch.tensor([0, 1, 1, -1])).state_dict()
+    # rebuilt for loading: shapes only, no cells (their number is the fit's)
+    empty = ClusterAssignmentRegularizer(1.0, "embedding", torch.zeros(2, 2))
+    empty.load_state_dict(saved)
+    torch.testing.assert_close(empty.cells, cells)
+    np.testing.assert_array_equal(empty.cell_cluster.numpy(), [0, 1, 1, -1])
+    x = torch.tensor([[0.75, 0.65]])
+    assert empty.assignments(x).item() == 1
+    # a state saved before round 15 holds only the centroids: the nearest centroid decides
+    old = ClusterAssignmentRegularizer(1.0, "embedding", torch.zeros(2, 2), cells=cells,
+                                       cell_cluster=torch.tensor([0, 1, 1, -1]))
+    old.load_state_dict({"centroids": centroids})
+    assert len(old.cells) == 0 and old.assignments(x).item() == 0
+
+
 def blobs(n_per=60, dim=8, seed=0):
     """Three tight blobs around orthogonal directions, rows shuffled."""
     rng = np.random.default_rng(seed)

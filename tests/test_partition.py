@@ -1,11 +1,14 @@
 """The cluster term's partition (`softtopic.models.partition`): neighbour edges between k-means
-cells, their merge by greedy modularity, and the merged partition on groups of unequal size."""
+cells, their merge by greedy modularity, the merged partition on groups of unequal size, and the
+cut cells kept whole."""
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph
-from softtopic.models.partition import (cell_edges, kmeans_centroids, merged_kmeans,
+from softtopic.models.partition import (Partition, cell_edges, cells_to_keep_whole,
+                                        kmeans_centroids, kmeans_partition, merged_kmeans,
                                         modularity_merge)
 
 
@@ -82,17 +85,101 @@ def test_merged_kmeans_gives_the_cells_and_clusters_behind_the_centroids():
     X, labels = unequal_groups(0)
     rows = np.arange(len(X))
     graph = neighbour_graph(nearest_neighbours(X, 10, rows)[:, 1:], rows, len(X))
-    cells, clusters, C = merged_kmeans(X, 10, 0, rows, graph, 30)
+    merged = merged_kmeans(X, 10, 0, rows, graph, 30)
+    cells, clusters, C = merged.cells, merged.clusters, merged.centroids
     # the centroids are the model's (kmeans_centroids), each document in its nearest one's
-    # cluster, each cluster the mean of its documents
+    # cluster, each cluster the mean of its documents; each document in its nearest cell
     # (kmeans_centroids normalises the rows again: float32 rounding)
     np.testing.assert_allclose(C, kmeans_centroids(X, 10, 0, graph=graph, oversplit=3), atol=1e-5)
     np.testing.assert_array_equal(clusters, ((X[:, None] - C[None]) ** 2).sum(-1).argmin(1))
     np.testing.assert_allclose(C[3], X[clusters == 3].mean(0), atol=1e-5)
     assert len(np.unique(cells)) == 30 and len(np.unique(clusters)) == 10
+    np.testing.assert_array_equal(cells,
+                                  ((X[:, None] - merged.cell_centroids[None]) ** 2).sum(-1).argmin(1))
     # a small tight group is one cell (the cells are finer than the groups)
     for g in range(3, 10):
         assert len(np.unique(cells[labels == g])) == 1, g
+
+
+def test_a_cut_cell_is_kept_whole_when_its_edges_cross_the_cut_as_often_as_at_random():
+    # rows 0-3 are cell 0, rows 4-7 cell 1; both cut in half by the clusters (0 0 1 1 | 0 0 1 1)
+    cells = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    clusters = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    # cell 0: every document's neighbours are the other three (a tight group): of 12 inside
+    # edges 8 cross the cut; a random split in half crosses 1 - (1/4 + 1/4) = 1/2 of them
+    # cell 1: two pairs, linked only inside each half: no inside edge crosses
+    graph = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2],
+                      [5, -1, -1], [4, -1, -1], [7, -1, -1], [6, -1, -1]])
+    np.testing.assert_array_equal(cells_to_keep_whole(cells, clusters, np.arange(8), graph),
+                                  [True, False])
+    # at exactly the random rate (4 of 8 inside edges crossing) the cut is no better than a
+    # random one: kept whole; below it (1 of 5), the cut stands
+    graph[:4] = [[1, 2, -1], [0, 3, -1], [3, 0, -1], [2, 1, -1]]
+    np.testing.assert_array_equal(cells_to_keep_whole(cells, clusters, np.arange(8), graph),
+                                  [True, False])
+    graph[:4] = [[1, 2, -1], [0, -1, -1], [3, -1, -1], [2, -1, -1]]
+    np.testing.assert_array_equal(cells_to_keep_whole(cells, clusters, np.arange(8), graph),
+                                  [False, False])
+    # a cell in one cluster is not cut: nothing to keep
+    assert not cells_to_keep_whole(cells, np.zeros(8, int), np.arange(8), graph).any()
+
+
+def groups_between_groups(seed, dim=32, big=150, n_small=16, small=10):
+    """Four large, wide groups and sixteen small, tight ones, each somewhere between two large
+    ones (a tweet corpus's small events between its large ones): at K 6 the refined k-means
+    boundaries between lumps of groups run through some of the small ones."""
+    rng = np.random.default_rng(seed)
+    centres = np.linalg.qr(rng.normal(size=(dim, dim)))[0][:4]
+    points, labels = [], []
+    for g in range(4):
+        points.append(centres[g] + 0.12 * rng.normal(size=(big, dim)))
+        labels += [g] * big
+    for g in range(n_small):
+        i, j = rng.choice(4, 2, replace=False)
+        f = rng.uniform(0.35, 0.65)
+        centre = f * centres[i] + (1 - f) * centres[j] + 0.15 * rng.normal(size=dim) / dim ** 0.5
+        points.append(centre / np.linalg.norm(centre) + 0.06 * rng.normal(size=(small, dim)))
+        labels += [4 + g] * small
+    X = np.vstack(points).astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True), np.array(labels)
+
+
+def test_small_groups_a_refined_boundary_cuts_are_kept_whole_and_nothing_gets_worse():
+    split, cuts_kept = {"refined": 0, "kept whole": 0}, 0
+    for seed in range(5):
+        X, labels = groups_between_groups(seed)
+        rows = np.arange(len(X))
+        graph = neighbour_graph(nearest_neighbours(X, 10, rows)[:, 1:], rows, len(X))
+        refined = merged_kmeans(X, 6, seed, rows, graph, 18).clusters
+        partition = kmeans_partition(X, 6, seed, graph=graph, oversplit=3)
+        clusters = partition.assign(X)
+        for name, c in (("refined", refined), ("kept whole", clusters)):
+            split[name] += sum(len(np.unique(c[labels == g])) > 1 for g in range(4, 20))
+        # never a worse partition
+        assert (normalized_mutual_info_score(labels, clusters)
+                >= normalized_mutual_info_score(labels, refined)), seed
+        cuts_kept += int((partition.cell_cluster == -1).sum())
+    # measured: 11 small groups split by the refined boundaries, 8 with the cut cells kept
+    # whole; and not every cut cell is kept whole (those between wide groups stay cut)
+    assert split["kept whole"] < split["refined"], split
+    assert cuts_kept > 0
+
+
+def test_partition_assigns_by_the_nearest_cell_and_a_cut_cell_by_the_nearest_centroid():
+    partition = Partition(np.array([[1, 0], [0, 1]], np.float32),
+                          np.array([[1, 0], [0.7, 0.7], [0, 1]], np.float32),
+                          np.array([0, 1, -1]))
+    x = np.array([[5.0, 0.5], [0.75, 0.65], [0.2, 1.0], [0.45, 0.55]], np.float32)
+    # (0.75, 0.65) is nearer centroid 0 but in cell 1, which is kept whole in cluster 1;
+    # (0.2, 1) is in cell 2, cut: its nearest centroid, 1
+    np.testing.assert_array_equal(partition.assign(x), [0, 1, 1, 1])
+    # no cells: the nearest centroid
+    np.testing.assert_array_equal(
+        Partition(partition.centroids, np.zeros((0, 2), np.float32), np.zeros(0, int)).assign(x),
+        [0, 0, 1, 1])
+    # a cut cell (-1) defers to the nearest centroid: cell 1 cut instead of kept whole
+    cut = Partition(partition.centroids, partition.cells, np.array([0, -1, -1]))
+    np.testing.assert_array_equal(cut.assign(x), [0, 0, 1, 1])
 
 
 def test_oversplit_needs_the_graph():
@@ -105,7 +192,7 @@ def test_oversplit_needs_the_graph():
                                sorted(map(tuple, np.eye(4))), atol=1e-6)
 
 
-def test_the_model_partitions_by_merged_cells_along_its_neighbour_graph():
+def test_the_model_partitions_by_merged_cells_along_its_neighbour_graph(tmp_path):
     """Wiring: the default soft-label model's centroids are `kmeans_centroids` of its smoothed
     input with its neighbour graph (cluster_oversplit=3); a smoothed input passed in features=
     is used as given; cluster_neighbours=1 (no graph) with cluster_oversplit > 1 is refused."""
@@ -126,9 +213,23 @@ def test_the_model_partitions_by_merged_cells_along_its_neighbour_graph():
     np.testing.assert_array_equal(
         features["neighbour_graph"],
         neighbour_graph(nearest_neighbours(X, 10, rows)[:, 1:], rows, len(X)))
-    expected = kmeans_centroids(features["cluster_input"], 10, 0, rows=rows,
+    expected = kmeans_partition(features["cluster_input"], 10, 0, rows=rows,
                                 graph=features["neighbour_graph"], oversplit=3)
-    np.testing.assert_array_equal(model.module_.regularizers[0].centroids.numpy(), expected)
+    term = model.module_.regularizers[0]
+    np.testing.assert_array_equal(term.centroids.numpy(), expected.centroids)
+    np.testing.assert_array_equal(term.cells.numpy(), expected.cells)
+    np.testing.assert_array_equal(term.cell_cluster.numpy(), expected.cell_cluster)
+    assert len(expected.cells) == 30
+    # the term assigns the documents as the partition does
+    np.testing.assert_array_equal(
+        term.assignments(torch.from_numpy(np.asarray(features["cluster_input"]))).numpy(),
+        expected.assign(features["cluster_input"]))
+    # saved with the model: a loaded model's term holds the same partition
+    import softtopic
+    model.save(tmp_path / "m")
+    loaded = softtopic.load(tmp_path / "m").module_.regularizers[0]
+    for name in ("centroids", "cells", "cell_cluster"):
+        torch.testing.assert_close(getattr(loaded, name), getattr(term, name))
     # a smoothed input passed by the user is kept, the graph is still computed
     mine = np.roll(X, 1, axis=1)
     features = model._compute_features(as_corpus(texts), model.vocabulary_.transform(texts),

@@ -28,7 +28,7 @@ from ..views.sentence import DEFAULT_ENCODER, SentenceEmbeddings
 from .backbone import MU_BATCH_NORMS, VariationalTopicModel
 from .base import TopicModel
 from .decoders import DECODERS
-from .partition import kmeans_centroids
+from .partition import Partition, kmeans_partition
 from .regularizers import ClusterAssignmentRegularizer
 from .targets import BowReconstruction
 
@@ -157,7 +157,8 @@ class NeuralTopicModel(TopicModel):
     `softtopic.models.neighbourhood`), which it partitions better than the input itself; 1 = the
     input as it is (no neighbour search: for millions of documents; needs cluster_oversplit=1).
     cluster_oversplit: k-means first cuts cluster_oversplit x K cells, which are merged to K by
-    greedy modularity on the same neighbours' graph and refined by k-means
+    greedy modularity on the same neighbours' graph and refined by k-means, and a cell the
+    refined boundary cuts no better than a random split is kept whole
     (`softtopic.models.partition`): groups of very unequal size stay whole; 1 (default) = plain
     k-means; the soft-label model's default is 3.
     """
@@ -275,16 +276,19 @@ class NeuralTopicModel(TopicModel):
     def _cluster_regularizer(self, ctx: BuildContext) -> ClusterAssignmentRegularizer:
         feature = self._cluster_feature()
         if ctx.loading:   # shapes only (the smoothed input is as wide as the input itself);
-            # the saved state holds the centroids
+            # the saved state holds the partition
             width = ctx.feature_dims[self._input_features()[0]]
-            centroids = np.zeros((self.n_topics, width), dtype=np.float32)
+            partition = Partition(np.zeros((self.n_topics, width), dtype=np.float32),
+                                  np.zeros((0, width), dtype=np.float32), np.zeros(0, np.int64))
         else:
-            centroids = kmeans_centroids(ctx.features[feature], self.n_topics, self.seed,
+            partition = kmeans_partition(ctx.features[feature], self.n_topics, self.seed,
                                          rows=ctx.train_rows,
                                          graph=ctx.features.get("neighbour_graph"),
                                          oversplit=self.cluster_oversplit)
         return ClusterAssignmentRegularizer(self.cluster_weight, feature,
-                                            torch.from_numpy(centroids))
+                                            torch.from_numpy(partition.centroids),
+                                            cells=torch.from_numpy(partition.cells),
+                                            cell_cluster=torch.from_numpy(partition.cell_cluster))
 
     def _training_rows(self, n_documents: int) -> np.ndarray:
         """Documents that take part in training: all but those with no vocabulary word."""

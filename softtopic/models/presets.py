@@ -279,7 +279,8 @@ class SoftLabelTM(SoftLabelPreset, ProdLDA):
       neighbours as bow_neighbours), which partitions documents closer to their labels than the
       input itself (purity and NMI up on every benchmark corpus); cluster_oversplit=3 cuts 3K
       k-means cells first and merges them to K along the neighbour
-      graph (`softtopic.models.partition`), so groups of very unequal size stay whole;
+      graph (`softtopic.models.partition`), so groups of very unequal size stay whole, and keeps
+      a cell whole where the refined boundary cuts through it as a random split would (round 15);
     - mu_batch_norm="scale": a learned scale per topic after the batch norm of the posterior
       mean, so topics can be as unequal in size as the clusters they follow (with ProdLDA's
       fixed batch norm a 250-tweet cluster's topic lost half its documents to topics whose

@@ -81,10 +81,12 @@ class TransportCostRegularizer(nn.Module):
 class ClusterAssignmentRegularizer(nn.Module):
     """weight * relu(max_{k != c} mu_k - mu_c + margin) per document, summed over the batch:
     the topic of the document's k-means cluster c must lead every other topic in the posterior
-    mean mu by `margin`. c is the nearest of K `centroids` (fitted once on the training
-    documents' unit-normalised `feature`, `softtopic.models.partition`): the encoder's input, or by
-    default that input smoothed over each document's nearest neighbours ("cluster_input",
-    `softtopic.models.neighbourhood`), which k-means partitions closer to the labels.
+    mean mu by `margin`. c comes from a `softtopic.models.partition.Partition` of the training
+    documents' unit-normalised `feature` (fitted once): the nearest of K `centroids`, or with
+    first-stage `cells` the nearest cell's cluster (`cell_cluster`, -1: the nearest centroid
+    decides). The feature is the encoder's input, or by default that input smoothed over each
+    document's nearest neighbours ("cluster_input", `softtopic.models.neighbourhood`), which
+    k-means partitions closer to the labels.
 
     Why: a topic model's theta is a mixture fitted to reconstruct words, and its argmax (the
     document's dominant topic) is a worse partition of the documents than k-means on the very
@@ -93,23 +95,41 @@ class ClusterAssignmentRegularizer(nn.Module):
     topic lead; once it does by the margin the term is zero, so the rest of theta stays the
     mixture the target asks for (a cross-entropy to the cluster made theta one-hot and cost 20NG
     .045 P@5; this hinge does not). The decoder still learns each topic's words from the target.
-    The centroids are a buffer saved with the model, so training on after loading (partial_fit)
-    uses the same clusters.
+    The partition is held in buffers saved with the model, so training on after loading
+    (partial_fit) uses the same clusters; a model saved before the cells existed has none.
     """
 
     name = "cluster"
 
-    def __init__(self, weight: float, feature: str, centroids: torch.Tensor, margin: float = 1.0):
+    def __init__(self, weight: float, feature: str, centroids: torch.Tensor, margin: float = 1.0,
+                 cells: torch.Tensor | None = None, cell_cluster: torch.Tensor | None = None):
         super().__init__()
         if weight < 0:
             raise ValueError(f"cluster_weight must be >= 0, got {weight}")
         self.weight, self.feature, self.margin = float(weight), feature, float(margin)
         self.features = (feature,)
         self.register_buffer("centroids", centroids)
+        if cells is None:
+            cells, cell_cluster = centroids.new_zeros((0, centroids.shape[1])), None
+        self.register_buffer("cells", cells)
+        self.register_buffer("cell_cluster", torch.zeros(0, dtype=torch.long)
+                             if cell_cluster is None else cell_cluster.long())
 
     def assignments(self, x: torch.Tensor) -> torch.Tensor:
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return torch.cdist(x, self.centroids).argmin(1)
+        cluster = torch.cdist(x, self.centroids).argmin(1)
+        if len(self.cells):
+            whole = self.cell_cluster[torch.cdist(x, self.cells).argmin(1)]
+            cluster = torch.where(whole >= 0, whole, cluster)
+        return cluster
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # the number of cells is the fit's (fewer where the corpus was small); a model saved
+        # before cells existed has none: its clusters are the centroids' Voronoi cells
+        for name in ("cells", "cell_cluster"):
+            saved = state_dict.setdefault(prefix + name, getattr(self, name)[:0])
+            setattr(self, name, torch.empty_like(saved))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, model, batch, out) -> torch.Tensor:
         cluster = self.assignments(batch[self.feature])[:, None]
