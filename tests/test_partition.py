@@ -7,7 +7,7 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph
-from softtopic.models.partition import (Partition, cell_edges, cells_to_keep_whole,
+from softtopic.models.partition import (Partition, cell_clusters, cell_edges,
                                         kmeans_centroids, kmeans_partition, merged_kmeans,
                                         modularity_merge)
 
@@ -106,22 +106,27 @@ def test_a_cut_cell_is_kept_whole_when_its_edges_cross_the_cut_as_often_as_at_ra
     cells = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     clusters = np.array([0, 0, 1, 1, 0, 0, 1, 1])
     # cell 0: every document's neighbours are the other three (a tight group): of 12 inside
-    # edges 8 cross the cut; a random split in half crosses 1 - (1/4 + 1/4) = 1/2 of them
-    # cell 1: two pairs, linked only inside each half: no inside edge crosses
+    # edges 8 cross the cut; a random split in half crosses 1 - (1/4 + 1/4) = 1/2 of them:
+    # kept whole, in its majority cluster (a tie here: the first). Cell 1: two pairs, linked
+    # only inside each half: no inside edge crosses, the cut stands (-1)
     graph = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2],
                       [5, -1, -1], [4, -1, -1], [7, -1, -1], [6, -1, -1]])
-    np.testing.assert_array_equal(cells_to_keep_whole(cells, clusters, np.arange(8), graph),
-                                  [True, False])
+
+    def lookup(clusters):
+        return cell_clusters(cells, clusters, np.arange(8), graph, 2, 2)
+
+    np.testing.assert_array_equal(lookup(clusters), [0, -1])
+    # the same clique cut 1 : 3 (random rate 1 - (1/16 + 9/16) = 3/8, crossing 6 of 12): kept
+    # whole in the cluster of three
+    np.testing.assert_array_equal(lookup(np.array([0, 1, 1, 1, 0, 0, 1, 1])), [1, -1])
     # at exactly the random rate (4 of 8 inside edges crossing) the cut is no better than a
     # random one: kept whole; below it (1 of 5), the cut stands
     graph[:4] = [[1, 2, -1], [0, 3, -1], [3, 0, -1], [2, 1, -1]]
-    np.testing.assert_array_equal(cells_to_keep_whole(cells, clusters, np.arange(8), graph),
-                                  [True, False])
+    np.testing.assert_array_equal(lookup(clusters), [0, -1])
     graph[:4] = [[1, 2, -1], [0, -1, -1], [3, -1, -1], [2, -1, -1]]
-    np.testing.assert_array_equal(cells_to_keep_whole(cells, clusters, np.arange(8), graph),
-                                  [False, False])
-    # a cell in one cluster is not cut: nothing to keep
-    assert not cells_to_keep_whole(cells, np.zeros(8, int), np.arange(8), graph).any()
+    np.testing.assert_array_equal(lookup(clusters), [-1, -1])
+    # a cell in one cluster is not cut: it is that cluster's
+    np.testing.assert_array_equal(lookup(np.array([1, 1, 1, 1, 0, 0, 0, 0])), [1, 0])
 
 
 def groups_between_groups(seed, dim=32, big=150, n_small=16, small=10):

@@ -18,7 +18,7 @@ group (a 9-tweet event between two larger ones) it splits the group. Such a cut 
 from a cut between two real groups by the neighbour edges inside the first-stage cell it crosses:
 between two groups few edges cross it; through one group about as many cross it as would cross a
 random split of the cell in the same proportions. A cell whose cut is no better than random is
-kept whole, in the cluster most of its documents are in (`cells_to_keep_whole`; round 15: tweet89
+kept whole, in the cluster most of its documents are in (`cell_clusters`; round 15: tweet89
 K 50 +.006 NMI, every other benchmark setting unchanged). The partition is then no longer the
 Voronoi cells of K centroids, so it is kept as a lookup (`Partition`): the nearest cell, and that
 cell's cluster, or, for a cell whose cut stands, the nearest centroid.
@@ -46,16 +46,24 @@ class Partition:
     cell_cluster: np.ndarray
 
     def assign(self, points: np.ndarray) -> np.ndarray:
-        """Each row's cluster: its nearest cell's, or where that cell is split (or there are no
-        cells) its nearest centroid's. The same rule as `ClusterAssignmentRegularizer`."""
-        from sklearn.metrics import pairwise_distances_argmin
-        from sklearn.preprocessing import normalize
-        points = normalize(np.asarray(points, np.float32))
-        cluster = pairwise_distances_argmin(points, self.centroids)
-        if len(self.cells):
-            whole = self.cell_cluster[pairwise_distances_argmin(points, self.cells)]
-            cluster = np.where(whole >= 0, whole, cluster)
-        return cluster
+        """Each row's cluster (`nearest_clusters`)."""
+        import torch
+        return nearest_clusters(torch.from_numpy(np.asarray(points, np.float32)),
+                                *(torch.from_numpy(np.asarray(a)) for a in
+                                  (self.centroids, self.cells, self.cell_cluster))).numpy()
+
+
+def nearest_clusters(x, centroids, cells, cell_cluster):
+    """Each row of x's cluster (torch tensors; the rows are unit-normalised first): its nearest
+    cell's cluster, or where that cell's cut stands (-1) or there are no cells, its nearest
+    centroid's. The one rule of `Partition.assign` and `ClusterAssignmentRegularizer`."""
+    import torch
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    cluster = torch.cdist(x, centroids).argmin(1)
+    if len(cells):
+        whole = cell_cluster.long()[torch.cdist(x, cells).argmin(1)]
+        cluster = torch.where(whole >= 0, whole, cluster)
+    return cluster
 
 
 def kmeans_partition(X, n_clusters: int, seed: int, rows: np.ndarray | None = None,
@@ -64,7 +72,7 @@ def kmeans_partition(X, n_clusters: int, seed: int, rows: np.ndarray | None = No
     """K clusters of the unit-normalised `rows` of X (default all; dense, sparse or
     memory-mapped; at most `sample` of them, drawn with `seed`, are read): scikit-learn's k-means
     (one k-means++ start, `seed`), or with oversplit > 1 `merged_kmeans` into oversplit x K
-    cells with the cut cells that `cells_to_keep_whole` names kept whole.
+    cells, each cell looked up as `cell_clusters` says.
 
     graph: one row per document of X, the indices (into X's rows) of its nearest neighbours, -1
     where there is none; only edges between the documents read count."""
@@ -88,12 +96,9 @@ def kmeans_partition(X, n_clusters: int, seed: int, rows: np.ndarray | None = No
         raise ValueError("oversplit > 1 merges k-means cells along the neighbour graph; "
                          "pass graph")
     merged = merged_kmeans(points, n_clusters, seed, rows, graph, n_cells)
-    whole = cells_to_keep_whole(merged.cells, merged.clusters, rows, graph)
-    counts = np.zeros((n_cells, n_clusters), np.int64)
-    np.add.at(counts, (merged.cells, merged.clusters), 1)
-    cut = (counts > 0).sum(1) > 1
-    cell_cluster = np.where(cut & ~whole, -1, counts.argmax(1))
-    return Partition(merged.centroids, merged.cell_centroids, cell_cluster)
+    return Partition(merged.centroids, merged.cell_centroids,
+                     cell_clusters(merged.cells, merged.clusters, rows, graph, n_cells,
+                                   n_clusters))
 
 
 def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = None,
@@ -128,20 +133,16 @@ def merged_kmeans(points, n_clusters: int, seed: int, rows: np.ndarray, graph: n
                         first.cluster_centers_.astype(np.float32))
 
 
-def cells_to_keep_whole(cells: np.ndarray, clusters: np.ndarray, rows: np.ndarray,
-                        graph: np.ndarray) -> np.ndarray:
-    """Per cell: True where `clusters` splits the cell and the neighbour edges inside the cell
-    cross the split at least as often as they would cross a random split of the cell into parts
-    of the same sizes (fraction 1 - sum of the squared part shares). A boundary between two
-    groups of documents is crossed by few edges (on the 20NG subject lines, a fifth as many as
-    at random); one through a tight group by as many as at random or more (tweet89)."""
-    n_cells, n_clusters = cells.max() + 1, clusters.max() + 1
-    position = np.full(len(graph), -1)
-    position[rows] = np.arange(len(rows))
-    neighbours = np.asarray(graph[rows])
-    source = np.repeat(np.arange(len(rows)), neighbours.shape[1])
-    target = np.where(neighbours.ravel() >= 0, position[neighbours.ravel().clip(0)], -1)
-    source, target = source[target >= 0], target[target >= 0]
+def cell_clusters(cells: np.ndarray, clusters: np.ndarray, rows: np.ndarray, graph: np.ndarray,
+                  n_cells: int, n_clusters: int) -> np.ndarray:
+    """Each cell's cluster in the partition: the one cluster its points are in; for a cell that
+    `clusters` splits, -1 (its points keep their own clusters), unless the neighbour edges inside
+    the cell cross the split at least as often as they would cross a random split of the cell
+    into parts of the same sizes (fraction 1 - sum of the squared part shares): then the cluster
+    most of its points are in (kept whole). A boundary between two groups of documents is
+    crossed by few edges (on the 20NG subject lines, a fifth as many as at random); one through a
+    tight group by as many as at random or more (tweet89)."""
+    source, target = edges_among(rows, graph)
     inside = cells[source] == cells[target]
     edges = np.bincount(cells[source[inside]], minlength=n_cells)
     crossing = np.bincount(cells[source[inside & (clusters[source] != clusters[target])]],
@@ -150,21 +151,29 @@ def cells_to_keep_whole(cells: np.ndarray, clusters: np.ndarray, rows: np.ndarra
     np.add.at(counts, (cells, clusters), 1)
     shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     at_random = 1 - (shares ** 2).sum(1)
-    split = (at_random > 0) & (edges > 0)
-    return split & (crossing >= at_random * edges)
+    cut = at_random > 0
+    kept_whole = cut & (edges > 0) & (crossing >= at_random * edges)
+    return np.where(cut & ~kept_whole, -1, counts.argmax(1))
+
+
+def edges_among(rows: np.ndarray, graph: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbour edges whose two ends are both among `rows`, as positions in `rows`
+    (source, target); graph: one row per document, -1 where there is no neighbour."""
+    position = np.full(len(graph), -1)
+    position[rows] = np.arange(len(rows))
+    neighbours = np.asarray(graph[rows])
+    source = np.repeat(np.arange(len(rows)), neighbours.shape[1])
+    target = np.where(neighbours.ravel() >= 0, position[neighbours.ravel().clip(0)], -1)
+    keep = target >= 0
+    return source[keep], target[keep]
 
 
 def cell_edges(cells: np.ndarray, n_cells: int, rows: np.ndarray,
                graph: np.ndarray) -> np.ndarray:
     """n_cells x n_cells symmetric counts of neighbour edges between cells (the diagonal: twice
     the edges inside a cell), over the edges whose two ends are both among `rows`."""
-    position = np.full(len(graph), -1)   # graph: one row per document
-    position[rows] = np.arange(len(rows))
-    neighbours = np.asarray(graph[rows])
-    source = np.repeat(np.arange(len(rows)), neighbours.shape[1])
-    target = np.where(neighbours.ravel() >= 0, position[neighbours.ravel().clip(0)], -1)
-    keep = target >= 0
-    counts = sp.coo_matrix((np.ones(int(keep.sum())), (cells[source[keep]], cells[target[keep]])),
+    source, target = edges_among(rows, graph)
+    counts = sp.coo_matrix((np.ones(len(source)), (cells[source], cells[target])),
                            shape=(n_cells, n_cells)).toarray()
     return counts + counts.T
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from .optimal_transport import sinkhorn, transport_cost
+from .partition import nearest_clusters
 
 
 class EmbeddingClusteringRegularizer(nn.Module):
@@ -116,12 +117,7 @@ class ClusterAssignmentRegularizer(nn.Module):
                              if cell_cluster is None else cell_cluster.long())
 
     def assignments(self, x: torch.Tensor) -> torch.Tensor:
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        cluster = torch.cdist(x, self.centroids).argmin(1)
-        if len(self.cells):
-            whole = self.cell_cluster[torch.cdist(x, self.cells).argmin(1)]
-            cluster = torch.where(whole >= 0, whole, cluster)
-        return cluster
+        return nearest_clusters(x, self.centroids, self.cells, self.cell_cluster)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # the number of cells is the fit's (fewer where the corpus was small); a model saved
