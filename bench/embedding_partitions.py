@@ -43,6 +43,9 @@ caches (run it once per corpus first), mean over k-means seeds:
                   with merge3 as the fine partition (round 15)
     fsnapS        snap with first-stage cells of about S documents (max(3K, N / S) cells) instead
                   of 3K; fmergeS: the same cells, merge3 without the snap (round 15)
+    linkM:L       wholeM with the modularity merge replaced by L-linkage (average: cosine; ward)
+                  agglomerative clustering of the M x K cell centroids, then refined and the cut
+                  cells kept whole as wholeM (round 16)
     umap[N]       k-means on BERTopic's UMAP of the embeddings (5 dims, N = 15 neighbours,
                   cosine, min_dist 0); umap+smoothK:T: UMAP of the smoothed vectors
 
@@ -65,8 +68,8 @@ from sklearn.metrics import (mutual_info_score, normalized_mutual_info_score,
 
 from softtopic.models.neighbourhood import (nearest_neighbours, neighbour_graph, smoothed_input,
                                             unit_rows)
-from softtopic.models.partition import (cell_edges, kmeans_centroids, kmeans_partition,
-                                       merged_kmeans, modularity_merge)
+from softtopic.models.partition import (cell_clusters, cell_edges, kmeans_centroids,
+                                       kmeans_partition, merged_kmeans, modularity_merge)
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -135,6 +138,14 @@ def bertopic_umap(E: np.ndarray, seed: int, neighbours: int = 15) -> np.ndarray:
                      random_state=seed).fit_transform(E)
 
 
+def neighbourhood(E: np.ndarray, rows: np.ndarray):
+    """The cluster term's inputs at its defaults: each document's 10 nearest neighbours (itself
+    first), the embeddings smoothed over them twice, and the neighbour graph."""
+    neighbours = nearest_neighbours(E, 10, rows)
+    return (neighbours, smoothed_input(E, neighbours, rows, rounds=2),
+            neighbour_graph(neighbours[:, 1:], rows, len(E)))
+
+
 def partition(method: str, E: np.ndarray, k: int, seed: int, bow=None) -> np.ndarray:
     rows = np.arange(len(E))
     if method == "kmeans":
@@ -152,14 +163,23 @@ def partition(method: str, E: np.ndarray, k: int, seed: int, bow=None) -> np.nda
         return KMeans(k, n_init=1, random_state=seed).fit_predict(
             bertopic_umap(E, seed, int(method[4:] or 15)))
     if method.startswith("whole"):
-        neighbours = nearest_neighbours(E, 10, rows)
-        Z = smoothed_input(E, neighbours, rows, rounds=2)
-        graph = neighbour_graph(neighbours[:, 1:], rows, len(E))
+        neighbours, Z, graph = neighbourhood(E, rows)
         return kmeans_partition(Z, k, seed, graph=graph, oversplit=int(method[5:])).assign(Z)
+    if method.startswith("link"):
+        neighbours, Z, graph = neighbourhood(E, rows)
+        oversplit, _, linkage = method[4:].partition(":")
+        n_cells = int(oversplit) * k
+        first = KMeans(n_cells, n_init=1, random_state=seed).fit(Z)
+        cells = first.labels_
+        group = AgglomerativeClustering(k, linkage=linkage or "average",
+                                        metric="euclidean" if linkage == "ward" else "cosine"
+                                        ).fit_predict(first.cluster_centers_)[cells]
+        means = np.stack([Z[group == g].mean(0) for g in range(k)])
+        refined = KMeans(k, init=means, n_init=1).fit(Z).labels_
+        whole = cell_clusters(cells, refined, rows, graph, n_cells, k)[cells]
+        return np.where(whole >= 0, whole, refined)
     if method.startswith(("gmm", "fine", "fsnap", "fmerge")):
-        neighbours = nearest_neighbours(E, 10, rows)
-        Z = smoothed_input(E, neighbours, rows, rounds=2)
-        graph = neighbour_graph(neighbours[:, 1:], rows, len(E))
+        neighbours, Z, graph = neighbourhood(E, rows)
         if method.startswith("gmm"):
             from sklearn.mixture import GaussianMixture
             C = merged_kmeans(Z, k, seed, rows, graph, 3 * k).centroids
@@ -174,9 +194,7 @@ def partition(method: str, E: np.ndarray, k: int, seed: int, bow=None) -> np.nda
         cells, labels = merged.cells, merged.clusters
         return labels if method.startswith("fmerge") else majority(cells, labels, k)[cells]
     if method.startswith(("merge", "snap", "shared", "vote", "hdbscan", "groupmean")):
-        neighbours = nearest_neighbours(E, 10, rows)
-        Z = smoothed_input(E, neighbours, rows, rounds=2)
-        graph = neighbour_graph(neighbours[:, 1:], rows, len(E))
+        neighbours, Z, graph = neighbourhood(E, rows)
         if method.startswith("groupmean"):
             shared, _, words = method[9:].partition(":")
             groups = strong_groups(neighbours, int(shared), bow, int(words or 0))
