@@ -3,8 +3,8 @@
 ProdLDA's decoder is softmax(BN(theta @ beta)), the batch norm without affine parameters (CTM's
 "batchnorm on beta"), and its topics are read from the raw rows of beta, as CTM reads them. While
 training, the norm subtracts each word's batch mean and divides by its batch spread; theta's rows
-sum to one, so adding a constant to a word's column of beta, or scaling it, leaves every training
-output unchanged. The loss does not fix those per-word offsets and scales, yet the raw-beta
+sum to one, so adding a constant to a word's column of beta, or scaling it by a positive factor,
+leaves every training output unchanged (up to the norm's eps). The loss does not fix those per-word offsets and scales, yet the raw-beta
 ranking reads them. This fits the default soft-label model on cached features (the
 `bench/soft_label_variants.py` cache: run it once per corpus first) and scores four readouts of
 the same fit:
