@@ -68,8 +68,8 @@ from sklearn.metrics import (mutual_info_score, normalized_mutual_info_score,
 
 from softtopic.models.neighbourhood import (nearest_neighbours, neighbour_graph, smoothed_input,
                                             unit_rows)
-from softtopic.models.partition import (cell_clusters, cell_edges, kmeans_centroids,
-                                       kmeans_partition, merged_kmeans, modularity_merge)
+from softtopic.models.partition import (cell_clusters, cell_edges, kmeans_partition,
+                                       merged_kmeans, modularity_merge)
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -202,7 +202,7 @@ def partition(method: str, E: np.ndarray, k: int, seed: int, bow=None) -> np.nda
             Z = unit_rows(np.asarray(sums, dtype=np.float32)[groups])
             method = "merge3"
         if method.startswith("merge"):
-            C = kmeans_centroids(Z, k, seed, graph=graph, oversplit=int(method[5:]))
+            C = kmeans_partition(Z, k, seed, graph=graph, oversplit=int(method[5:])).centroids
             return pairwise_distances_argmin(Z, C)   # each document's nearest centroid
         merged = merged_kmeans(Z, k, seed, rows, graph, 3 * k)
         cells, labels = merged.cells, merged.clusters

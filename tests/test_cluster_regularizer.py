@@ -8,7 +8,7 @@ from sklearn.metrics import normalized_mutual_info_score
 import softtopic
 from softtopic import CombinedTM, ProdLDA, ZeroShotTM
 from softtopic.models.presets import SoftLabelTM
-from softtopic.models.partition import kmeans_centroids
+from softtopic.models.partition import kmeans_partition
 from softtopic.models.regularizers import ClusterAssignmentRegularizer
 
 from planted import planted_corpus, recovered
@@ -75,27 +75,28 @@ def blobs(n_per=60, dim=8, seed=0):
     return X[order].astype(np.float32), np.repeat(np.arange(3), n_per)[order]
 
 
-def test_kmeans_centroids_find_the_blobs_on_the_unit_sphere_and_follow_the_seed():
+def test_kmeans_partition_centroids_find_the_blobs_on_the_unit_sphere_and_follow_the_seed():
     X, _ = blobs()
-    C = kmeans_centroids(X, 3, seed=0)
+    C = kmeans_partition(X, 3, seed=0).centroids
     assert C.shape == (3, 8) and C.dtype == np.float32
     # each centroid sits at one blob's direction, at (nearly) unit length
     assert sorted(np.argmax(C, 1)) == [0, 1, 2]
     assert np.allclose(np.sort(C.max(1)), 1.0, atol=0.01)
-    np.testing.assert_array_equal(C, kmeans_centroids(X, 3, seed=0))
+    np.testing.assert_array_equal(C, kmeans_partition(X, 3, seed=0).centroids)
     # a sample of the rows (drawn with the seed) finds the same blobs
-    assert sorted(np.argmax(kmeans_centroids(X, 3, seed=0, sample=40), 1)) == [0, 1, 2]
+    assert sorted(np.argmax(kmeans_partition(X, 3, seed=0, sample=40).centroids, 1)) == [0, 1, 2]
     # only the given rows are read: the first two blobs alone give two centroids there
     first_two = np.flatnonzero(np.argmax(X, 1) < 2)
-    assert sorted(np.argmax(kmeans_centroids(X, 2, seed=0, rows=first_two), 1)) == [0, 1]
+    two = kmeans_partition(X, 2, seed=0, rows=first_two).centroids
+    assert sorted(np.argmax(two, 1)) == [0, 1]
     # k-means draws from its own generator: torch's and numpy's global ones are untouched, so
     # adding the term changes no initial weight and a seed still fixes the whole run
     torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()[1].copy()
-    kmeans_centroids(X, 3, seed=1)
+    kmeans_partition(X, 3, seed=1)
     assert torch.equal(torch.get_rng_state(), torch_state)
     np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
     with pytest.raises(ValueError, match="cluster_weight needs at least n_topics=5"):
-        kmeans_centroids(X[:4], 5, seed=0)
+        kmeans_partition(X[:4], 5, seed=0)
 
 
 def conflicting_corpus(n=400, seed=0):

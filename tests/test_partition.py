@@ -7,9 +7,8 @@ import torch
 from sklearn.metrics import normalized_mutual_info_score
 
 from softtopic.models.neighbourhood import nearest_neighbours, neighbour_graph
-from softtopic.models.partition import (Partition, cell_clusters, cell_edges,
-                                        kmeans_centroids, kmeans_partition, merged_kmeans,
-                                        modularity_merge)
+from softtopic.models.partition import (Partition, cell_clusters, cell_edges, kmeans_partition,
+                                        merged_kmeans, modularity_merge)
 
 
 def test_cell_edges_count_neighbour_edges_between_cells_among_the_documents_read():
@@ -69,7 +68,7 @@ def test_merged_cells_recover_groups_of_unequal_size_better_than_kmeans():
         graph = neighbour_graph(nearest_neighbours(X, 10, rows)[:, 1:], rows, len(X))
         nmi = {}
         for oversplit in (1, 3):
-            C = kmeans_centroids(X, 10, seed, graph=graph, oversplit=oversplit)
+            C = kmeans_partition(X, 10, seed, graph=graph, oversplit=oversplit).centroids
             clusters = ((X[:, None] - C[None]) ** 2).sum(-1).argmin(1)
             nmi[oversplit] = normalized_mutual_info_score(labels, clusters)
         gains.append(nmi[3] - nmi[1])
@@ -77,8 +76,9 @@ def test_merged_cells_recover_groups_of_unequal_size_better_than_kmeans():
         assert nmi[3] > nmi[1] and nmi[3] > 0.85, (seed, nmi)
     assert np.mean(gains) > 0.04, gains
     # the seed fixes it
-    np.testing.assert_array_equal(kmeans_centroids(X, 10, 2, graph=graph, oversplit=3),
-                                  kmeans_centroids(X, 10, 2, graph=graph, oversplit=3))
+    np.testing.assert_array_equal(
+        kmeans_partition(X, 10, 2, graph=graph, oversplit=3).centroids,
+        kmeans_partition(X, 10, 2, graph=graph, oversplit=3).centroids)
 
 
 def test_merged_kmeans_gives_the_cells_and_clusters_behind_the_centroids():
@@ -87,15 +87,16 @@ def test_merged_kmeans_gives_the_cells_and_clusters_behind_the_centroids():
     graph = neighbour_graph(nearest_neighbours(X, 10, rows)[:, 1:], rows, len(X))
     merged = merged_kmeans(X, 10, 0, rows, graph, 30)
     cells, clusters, C = merged.cells, merged.clusters, merged.centroids
-    # the centroids are the model's (kmeans_centroids), each document in its nearest one's
+    # the centroids are the model's (kmeans_partition), each document in its nearest one's
     # cluster, each cluster the mean of its documents; each document in its nearest cell
-    # (kmeans_centroids normalises the rows again: float32 rounding)
-    np.testing.assert_allclose(C, kmeans_centroids(X, 10, 0, graph=graph, oversplit=3), atol=1e-5)
+    # (kmeans_partition normalises the rows again: float32 rounding)
+    np.testing.assert_allclose(
+        C, kmeans_partition(X, 10, 0, graph=graph, oversplit=3).centroids, atol=1e-5)
     np.testing.assert_array_equal(clusters, ((X[:, None] - C[None]) ** 2).sum(-1).argmin(1))
     np.testing.assert_allclose(C[3], X[clusters == 3].mean(0), atol=1e-5)
     assert len(np.unique(cells)) == 30 and len(np.unique(clusters)) == 10
-    np.testing.assert_array_equal(cells,
-                                  ((X[:, None] - merged.cell_centroids[None]) ** 2).sum(-1).argmin(1))
+    nearest_cell = ((X[:, None] - merged.cell_centroids[None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(cells, nearest_cell)
     # a small tight group is one cell (the cells are finer than the groups)
     for g in range(3, 10):
         assert len(np.unique(cells[labels == g])) == 1, g
@@ -190,15 +191,15 @@ def test_partition_assigns_by_the_nearest_cell_and_a_cut_cell_by_the_nearest_cen
 def test_oversplit_needs_the_graph():
     X = np.eye(4, dtype=np.float32).repeat(3, axis=0)
     with pytest.raises(ValueError, match="neighbour graph"):
-        kmeans_centroids(X, 2, 0, oversplit=3)
+        kmeans_partition(X, 2, 0, oversplit=3)
     # one cell per cluster (too few documents to split further): plain k-means, no graph needed
-    np.testing.assert_allclose(sorted(map(tuple, kmeans_centroids(np.eye(4), 4, 0,
-                                                                   oversplit=3))),
+    np.testing.assert_allclose(sorted(map(tuple, kmeans_partition(np.eye(4), 4, 0,
+                                                                   oversplit=3).centroids)),
                                sorted(map(tuple, np.eye(4))), atol=1e-6)
 
 
 def test_the_model_partitions_by_merged_cells_along_its_neighbour_graph(tmp_path):
-    """Wiring: the default soft-label model's centroids are `kmeans_centroids` of its smoothed
+    """Wiring: the default soft-label model's partition is `kmeans_partition` of its smoothed
     input with its neighbour graph (cluster_oversplit=3); a smoothed input passed in features=
     is used as given; cluster_neighbours=1 (no graph) with cluster_oversplit > 1 is refused."""
     from softtopic.corpus import as_corpus

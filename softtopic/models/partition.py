@@ -101,13 +101,6 @@ def kmeans_partition(X, n_clusters: int, seed: int, rows: np.ndarray | None = No
                                    n_clusters))
 
 
-def kmeans_centroids(X, n_clusters: int, seed: int, rows: np.ndarray | None = None,
-                     sample: int = KMEANS_SAMPLE, graph: np.ndarray | None = None,
-                     oversplit: int = 1) -> np.ndarray:
-    """The K x D float32 centroids of `kmeans_partition` (same arguments)."""
-    return kmeans_partition(X, n_clusters, seed, rows, sample, graph, oversplit).centroids
-
-
 @dataclass
 class MergedKMeans:
     cells: np.ndarray            # each point's first-stage cell
